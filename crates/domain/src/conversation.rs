@@ -1,0 +1,374 @@
+//! Conversations and their state machine.
+//!
+//! ```text
+//!            assign                 end_by_agent            finish_wrap_up
+//!   open ──────────────▶ active ─────────────────▶ wrap_up ───────────────▶ closed
+//!     │  enqueue          ▲  │ enqueue (escalate, transfer, release)          ▲
+//!     └──────▶ waiting ───┘◀─┘                                                 │
+//!                 │ assign                                                     │
+//!   open / waiting / active(bot) ── customer_left ─ abandoned ─────────────────┤
+//!   active(bot) ── end_by_bot ─ resolved_by_bot ───────────────────────────────┘
+//! ```
+//!
+//! Every operation checks the current state and returns [`IllegalTransition`] rather than
+//! silently doing something else; the engine persists only transitions that succeeded.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::context::Context;
+use crate::names::{QueueName, UserName, WorkstreamName};
+use crate::time::Timestamp;
+
+/// A conversation's id: a UUID (v7 when the hub makes it, so ids sort by creation time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConversationId(pub uuid::Uuid);
+
+impl ConversationId {
+    /// Parses the hyphenated form.
+    pub fn parse(s: &str) -> Result<Self, uuid::Error> {
+        uuid::Uuid::parse_str(s).map(Self)
+    }
+}
+
+impl fmt::Display for ConversationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+string_enum! {
+    /// Where a conversation is in its life.
+    ConversationState {
+        /// Created and being routed.
+        Open => "open",
+        /// Owned by a bot or an agent.
+        Active => "active",
+        /// In a queue with no owner.
+        Waiting => "waiting",
+        /// The agent ended it and is finishing notes.
+        WrapUp => "wrap_up",
+        /// Over; it never reopens.
+        Closed => "closed",
+    }
+}
+
+string_enum! {
+    /// How a closed conversation ended.
+    Outcome {
+        ResolvedByBot => "resolved_by_bot",
+        ResolvedByAgent => "resolved_by_agent",
+        Abandoned => "abandoned",
+    }
+}
+
+/// Who owns an active conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum Owner {
+    Bot(UserName),
+    Agent(UserName),
+}
+
+impl Owner {
+    /// The owner's user name.
+    pub fn name(&self) -> &UserName {
+        match self {
+            Owner::Bot(n) | Owner::Agent(n) => n,
+        }
+    }
+}
+
+/// The customer on the other end.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Customer {
+    /// The channel's id for the customer (e.g. the Direct Line user id).
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// An operation that is not allowed in the conversation's current state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {operation} a conversation that is {state}{detail}")]
+pub struct IllegalTransition {
+    pub operation: &'static str,
+    pub state: ConversationState,
+    /// Extra context, starting with a separator, or empty.
+    pub detail: String,
+}
+
+/// A conversation: the unit of work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub workstream: WorkstreamName,
+    pub customer: Customer,
+    pub context: Context,
+    pub state: ConversationState,
+    /// The queue it was last routed to, if any.
+    pub queue: Option<QueueName>,
+    pub owner: Option<Owner>,
+    pub outcome: Option<Outcome>,
+    /// Bots that escalated this conversation; none of them is offered it again.
+    pub escalated_by: Vec<UserName>,
+    /// Whether any agent has owned it (decides the outcome when it ends).
+    pub agent_engaged: bool,
+    /// Whether any bot has owned it (a bot session, for metering).
+    pub bot_engaged: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Conversation {
+    /// A new conversation, `open`, not yet routed.
+    pub fn open(id: ConversationId, workstream: WorkstreamName, customer: Customer, context: Context, now: Timestamp) -> Self {
+        Self {
+            id,
+            workstream,
+            customer,
+            context,
+            state: ConversationState::Open,
+            queue: None,
+            owner: None,
+            outcome: None,
+            escalated_by: Vec::new(),
+            agent_engaged: false,
+            bot_engaged: false,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn illegal(&self, operation: &'static str, detail: impl Into<String>) -> IllegalTransition {
+        IllegalTransition { operation, state: self.state, detail: detail.into() }
+    }
+
+    /// Gives an `open` or `waiting` conversation to `owner`, taken from `queue`.
+    pub fn assign(&mut self, queue: QueueName, owner: Owner, now: Timestamp) -> Result<(), IllegalTransition> {
+        if !matches!(self.state, ConversationState::Open | ConversationState::Waiting) {
+            return Err(self.illegal("assign", ""));
+        }
+        if let Owner::Bot(bot) = &owner
+            && self.escalated_by.contains(bot)
+        {
+            return Err(self.illegal("assign", format!(" to bot `{bot}`, which already escalated it")));
+        }
+        match &owner {
+            Owner::Bot(_) => self.bot_engaged = true,
+            Owner::Agent(_) => self.agent_engaged = true,
+        }
+        self.state = ConversationState::Active;
+        self.queue = Some(queue);
+        self.owner = Some(owner);
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Puts an `open` or `active` conversation in `queue` to wait for a member; the owner (if
+    /// any) lets go of it. Used when no member is free, and by transfers to a queue.
+    pub fn enqueue(&mut self, queue: QueueName, now: Timestamp) -> Result<(), IllegalTransition> {
+        if !matches!(self.state, ConversationState::Open | ConversationState::Active) {
+            return Err(self.illegal("enqueue", ""));
+        }
+        self.state = ConversationState::Waiting;
+        self.queue = Some(queue);
+        self.owner = None;
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// The owning bot hands the conversation back for routing with `context` merged in. The
+    /// conversation is `open` again until the engine assigns or enqueues it.
+    pub fn escalate(&mut self, bot: &UserName, context: Context, now: Timestamp) -> Result<(), IllegalTransition> {
+        match (&self.state, &self.owner) {
+            (ConversationState::Active, Some(Owner::Bot(b))) if b == bot => {}
+            (ConversationState::Active, _) => return Err(self.illegal("escalate", format!(" because bot `{bot}` does not own it"))),
+            _ => return Err(self.illegal("escalate", "")),
+        }
+        if !self.escalated_by.contains(bot) {
+            self.escalated_by.push(bot.clone());
+        }
+        self.context.merge(context);
+        self.state = ConversationState::Open;
+        self.owner = None;
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// The owning agent hands it over directly to another agent.
+    pub fn transfer_to_agent(&mut self, agent: UserName, now: Timestamp) -> Result<(), IllegalTransition> {
+        if self.state != ConversationState::Active {
+            return Err(self.illegal("transfer", ""));
+        }
+        self.owner = Some(Owner::Agent(agent));
+        self.agent_engaged = true;
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// The owning agent ends the conversation; it goes to wrap-up.
+    pub fn end_by_agent(&mut self, now: Timestamp) -> Result<(), IllegalTransition> {
+        if !matches!((&self.state, &self.owner), (ConversationState::Active, Some(Owner::Agent(_)))) {
+            return Err(self.illegal("end (as an agent)", ""));
+        }
+        self.state = ConversationState::WrapUp;
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Wrap-up is over: the conversation closes, resolved by the agent.
+    pub fn finish_wrap_up(&mut self, now: Timestamp) -> Result<(), IllegalTransition> {
+        if self.state != ConversationState::WrapUp {
+            return Err(self.illegal("finish wrap-up of", ""));
+        }
+        self.close(Outcome::ResolvedByAgent, now);
+        Ok(())
+    }
+
+    /// The owning bot ends the conversation (Omnichannel `EndConversation`): resolved by the bot.
+    pub fn end_by_bot(&mut self, now: Timestamp) -> Result<(), IllegalTransition> {
+        if !matches!((&self.state, &self.owner), (ConversationState::Active, Some(Owner::Bot(_)))) {
+            return Err(self.illegal("end (as a bot)", ""));
+        }
+        self.close(Outcome::ResolvedByBot, now);
+        Ok(())
+    }
+
+    /// The customer left (closed the page, went silent past the inactivity timer). Before any
+    /// agent answered it is abandoned; with an agent it goes to wrap-up like an agent's end.
+    pub fn customer_left(&mut self, now: Timestamp) -> Result<(), IllegalTransition> {
+        match (&self.state, &self.owner) {
+            (ConversationState::Active, Some(Owner::Agent(_))) => {
+                self.state = ConversationState::WrapUp;
+                self.updated_at = now;
+            }
+            (ConversationState::Open | ConversationState::Waiting | ConversationState::Active, _) => {
+                self.close(Outcome::Abandoned, now);
+            }
+            _ => return Err(self.illegal("abandon", "")),
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, outcome: Outcome, now: Timestamp) {
+        self.state = ConversationState::Closed;
+        self.outcome = Some(outcome);
+        self.owner = None;
+        self.updated_at = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv() -> Conversation {
+        Conversation::open(
+            ConversationId(uuid::Uuid::nil()),
+            WorkstreamName::new("ChatWorkStream").unwrap(),
+            Customer::default(),
+            Context::new(),
+            Timestamp(0),
+        )
+    }
+    fn q(s: &str) -> QueueName {
+        QueueName::new(s).unwrap()
+    }
+    fn u(s: &str) -> UserName {
+        UserName::new(s).unwrap()
+    }
+
+    #[test]
+    fn a_bot_resolved_conversation_goes_open_active_closed() {
+        let mut c = conv();
+        c.assign(q("BotQueue"), Owner::Bot(u("bot")), Timestamp(1)).unwrap();
+        assert_eq!(c.state, ConversationState::Active);
+        c.end_by_bot(Timestamp(2)).unwrap();
+        assert_eq!((c.state, c.outcome), (ConversationState::Closed, Some(Outcome::ResolvedByBot)));
+        assert!(c.bot_engaged && !c.agent_engaged);
+    }
+
+    #[test]
+    fn an_escalated_conversation_waits_then_an_agent_resolves_it_after_wrap_up() {
+        let mut c = conv();
+        c.assign(q("BotQueue"), Owner::Bot(u("bot")), Timestamp(1)).unwrap();
+        c.escalate(&u("bot"), Context::new(), Timestamp(2)).unwrap();
+        assert_eq!(c.state, ConversationState::Open);
+        c.enqueue(q("CreditCardQueue"), Timestamp(3)).unwrap();
+        assert_eq!(c.state, ConversationState::Waiting);
+        c.assign(q("CreditCardQueue"), Owner::Agent(u("alice")), Timestamp(4)).unwrap();
+        c.end_by_agent(Timestamp(5)).unwrap();
+        assert_eq!(c.state, ConversationState::WrapUp);
+        c.finish_wrap_up(Timestamp(6)).unwrap();
+        assert_eq!((c.state, c.outcome), (ConversationState::Closed, Some(Outcome::ResolvedByAgent)));
+        assert_eq!(c.escalated_by, vec![u("bot")]);
+    }
+
+    #[test]
+    fn the_bot_that_escalated_cannot_be_assigned_the_conversation_again() {
+        let mut c = conv();
+        c.assign(q("BotQueue"), Owner::Bot(u("bot")), Timestamp(1)).unwrap();
+        c.escalate(&u("bot"), Context::new(), Timestamp(2)).unwrap();
+        let err = c.assign(q("BotQueue"), Owner::Bot(u("bot")), Timestamp(3)).unwrap_err();
+        assert!(err.to_string().contains("already escalated"), "{err}");
+        c.assign(q("BotQueue"), Owner::Bot(u("other-bot")), Timestamp(3)).unwrap();
+    }
+
+    #[test]
+    fn illegal_transitions_are_errors_and_change_nothing() {
+        let mut c = conv();
+        let before = c.clone();
+        assert!(c.end_by_agent(Timestamp(1)).is_err());
+        assert!(c.end_by_bot(Timestamp(1)).is_err());
+        assert!(c.finish_wrap_up(Timestamp(1)).is_err());
+        assert!(c.escalate(&u("bot"), Context::new(), Timestamp(1)).is_err());
+        assert!(c.transfer_to_agent(u("bob"), Timestamp(1)).is_err());
+        assert_eq!(c, before);
+
+        c.assign(q("CreditCardQueue"), Owner::Agent(u("alice")), Timestamp(1)).unwrap();
+        assert!(c.escalate(&u("bot"), Context::new(), Timestamp(2)).is_err(), "an agent-owned conversation is not escalated by a bot");
+        assert!(c.end_by_bot(Timestamp(2)).is_err());
+        c.end_by_agent(Timestamp(2)).unwrap();
+        c.finish_wrap_up(Timestamp(3)).unwrap();
+        let closed = c.clone();
+        for result in [
+            c.assign(q("x"), Owner::Agent(u("bob")), Timestamp(4)),
+            c.enqueue(q("x"), Timestamp(4)),
+            c.customer_left(Timestamp(4)),
+            c.finish_wrap_up(Timestamp(4)),
+        ] {
+            let err = result.unwrap_err();
+            assert_eq!(err.state, ConversationState::Closed);
+        }
+        assert_eq!(c, closed, "a closed conversation never reopens");
+    }
+
+    #[test]
+    fn a_customer_who_leaves_before_an_agent_answers_abandons() {
+        for setup in [0, 1, 2] {
+            let mut c = conv();
+            match setup {
+                1 => c.enqueue(q("CreditCardQueue"), Timestamp(1)).unwrap(),
+                2 => c.assign(q("BotQueue"), Owner::Bot(u("bot")), Timestamp(1)).unwrap(),
+                _ => {}
+            }
+            c.customer_left(Timestamp(2)).unwrap();
+            assert_eq!(c.outcome, Some(Outcome::Abandoned));
+        }
+        let mut c = conv();
+        c.assign(q("CreditCardQueue"), Owner::Agent(u("alice")), Timestamp(1)).unwrap();
+        c.customer_left(Timestamp(2)).unwrap();
+        assert_eq!(c.state, ConversationState::WrapUp, "with an agent, the agent still wraps up");
+    }
+
+    #[test]
+    fn states_round_trip_through_their_spelling() {
+        for s in ConversationState::ALL {
+            assert_eq!(s.as_str().parse::<ConversationState>().unwrap(), *s);
+        }
+        assert_eq!(serde_json::to_string(&ConversationState::WrapUp).unwrap(), "\"wrap_up\"");
+    }
+}
