@@ -18,7 +18,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
-use crate::names::{QueueName, UserName, WorkstreamName};
+use crate::names::{QueueName, TenantName, UserName, WorkstreamName};
 use crate::time::Timestamp;
 
 /// A conversation's id: a UUID (v7 when the hub makes it, so ids sort by creation time).
@@ -104,6 +104,8 @@ pub struct IllegalTransition {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conversation {
     pub id: ConversationId,
+    /// The tenant the conversation belongs to.
+    pub tenant: TenantName,
     pub workstream: WorkstreamName,
     pub customer: Customer,
     pub context: Context,
@@ -124,9 +126,10 @@ pub struct Conversation {
 
 impl Conversation {
     /// A new conversation, `open`, not yet routed.
-    pub fn open(id: ConversationId, workstream: WorkstreamName, customer: Customer, context: Context, now: Timestamp) -> Self {
+    pub fn open(id: ConversationId, tenant: TenantName, workstream: WorkstreamName, customer: Customer, context: Context, now: Timestamp) -> Self {
         Self {
             id,
+            tenant,
             workstream,
             customer,
             context,
@@ -268,6 +271,7 @@ mod tests {
     fn conv() -> Conversation {
         Conversation::open(
             ConversationId(uuid::Uuid::nil()),
+            TenantName::new("Contoso").unwrap(),
             WorkstreamName::new("ChatWorkStream").unwrap(),
             Customer::default(),
             Context::new(),

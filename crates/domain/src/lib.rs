@@ -66,6 +66,7 @@ pub mod conversation;
 pub mod names;
 pub mod presence;
 pub mod queue;
+pub mod routing;
 
 pub mod time;
 pub mod user;
@@ -76,4 +77,5 @@ pub use context::{Context, ContextValue, ContextVarDef, ContextVarName, VarType}
 pub use conversation::{ConversationId, ConversationState, Outcome, Owner};
 pub use names::{QueueName, RuleName, TenantName, UserName, WorkstreamName};
 pub use presence::Presence;
+pub use routing::{RoutingDecision, RuleTrace};
 pub use time::Timestamp;

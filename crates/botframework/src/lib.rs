@@ -1,0 +1,1 @@
+//! The Bot Framework protocol as types (being written).

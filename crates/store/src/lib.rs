@@ -1,0 +1,1 @@
+//! Storage for Switchboard (being written).
