@@ -11,7 +11,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-
 /// Longest context-variable name, in characters.
 pub const MAX_VAR_NAME_LEN: usize = 100;
 /// Longest context-variable value, in characters.
@@ -27,7 +26,11 @@ pub enum ContextError {
     #[error("`{name}` is not a context variable of this workstream")]
     Undefined { name: String },
     #[error("`{name}` is a {expected} variable but got a {got} value")]
-    WrongType { name: String, expected: VarType, got: VarType },
+    WrongType {
+        name: String,
+        expected: VarType,
+        got: VarType,
+    },
     #[error("`{name}` must be a finite number")]
     NotFinite { name: String },
     #[error("`{name}` must be text or a number, not {got}")]
@@ -108,7 +111,11 @@ impl ContextValue {
         let s = s.into();
         let len = s.chars().count();
         if len > MAX_VALUE_LEN {
-            return Err(ContextError::ValueTooLong { name: name.to_owned(), len, max: MAX_VALUE_LEN });
+            return Err(ContextError::ValueTooLong {
+                name: name.to_owned(),
+                len,
+                max: MAX_VALUE_LEN,
+            });
         }
         Ok(ContextValue::Text(s))
     }
@@ -195,10 +202,19 @@ impl ContextDefs {
             (VarType::Number, RawValue::Text(s)) => match s.trim().parse::<f64>() {
                 Ok(n) => ContextValue::number(name, n)?,
                 Err(_) => {
-                    return Err(ContextError::WrongType { name: name.to_owned(), expected: VarType::Number, got: VarType::Text });
+                    return Err(ContextError::WrongType {
+                        name: name.to_owned(),
+                        expected: VarType::Number,
+                        got: VarType::Text,
+                    });
                 }
             },
-            (_, RawValue::Other(got)) => return Err(ContextError::Unsupported { name: name.to_owned(), got }),
+            (_, RawValue::Other(got)) => {
+                return Err(ContextError::Unsupported {
+                    name: name.to_owned(),
+                    got,
+                });
+            }
         };
         Ok((var, value))
     }
@@ -214,7 +230,11 @@ pub enum RawValue<'a> {
 }
 
 fn format_number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { format!("{n}") }
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
 }
 
 /// A conversation's context: checked values by variable name.
@@ -265,22 +285,52 @@ mod tests {
 
     fn defs() -> ContextDefs {
         ContextDefs::new([
-            ContextVarDef { name: ContextVarName::new("BotHandoffTopic").unwrap(), kind: VarType::Text },
-            ContextVarDef { name: ContextVarName::new("IDNumber").unwrap(), kind: VarType::Number },
+            ContextVarDef {
+                name: ContextVarName::new("BotHandoffTopic").unwrap(),
+                kind: VarType::Text,
+            },
+            ContextVarDef {
+                name: ContextVarName::new("IDNumber").unwrap(),
+                kind: VarType::Number,
+            },
         ])
     }
 
     #[test]
     fn values_are_checked_against_the_workstream_definitions() {
         let d = defs();
-        assert_eq!(d.check("BotHandoffTopic", RawValue::Text("CreditCard")).unwrap().1, ContextValue::Text("CreditCard".into()));
-        assert_eq!(d.check("IDNumber", RawValue::Number(101.0)).unwrap().1, ContextValue::Number(101.0));
-        assert_eq!(d.check("IDNumber", RawValue::Text(" 42 ")).unwrap().1, ContextValue::Number(42.0));
-        assert_eq!(d.check("BotHandoffTopic", RawValue::Number(7.0)).unwrap().1, ContextValue::Text("7".into()));
-        assert!(matches!(d.check("bothandofftopic", RawValue::Text("x")), Err(ContextError::Undefined { .. })));
-        assert!(matches!(d.check("IDNumber", RawValue::Text("abc")), Err(ContextError::WrongType { .. })));
-        assert!(matches!(d.check("IDNumber", RawValue::Number(f64::NAN)), Err(ContextError::NotFinite { .. })));
-        assert!(matches!(d.check("IDNumber", RawValue::Other("boolean")), Err(ContextError::Unsupported { .. })));
+        assert_eq!(
+            d.check("BotHandoffTopic", RawValue::Text("CreditCard")).unwrap().1,
+            ContextValue::Text("CreditCard".into())
+        );
+        assert_eq!(
+            d.check("IDNumber", RawValue::Number(101.0)).unwrap().1,
+            ContextValue::Number(101.0)
+        );
+        assert_eq!(
+            d.check("IDNumber", RawValue::Text(" 42 ")).unwrap().1,
+            ContextValue::Number(42.0)
+        );
+        assert_eq!(
+            d.check("BotHandoffTopic", RawValue::Number(7.0)).unwrap().1,
+            ContextValue::Text("7".into())
+        );
+        assert!(matches!(
+            d.check("bothandofftopic", RawValue::Text("x")),
+            Err(ContextError::Undefined { .. })
+        ));
+        assert!(matches!(
+            d.check("IDNumber", RawValue::Text("abc")),
+            Err(ContextError::WrongType { .. })
+        ));
+        assert!(matches!(
+            d.check("IDNumber", RawValue::Number(f64::NAN)),
+            Err(ContextError::NotFinite { .. })
+        ));
+        assert!(matches!(
+            d.check("IDNumber", RawValue::Other("boolean")),
+            Err(ContextError::Unsupported { .. })
+        ));
     }
 
     #[test]

@@ -126,7 +126,14 @@ pub struct Conversation {
 
 impl Conversation {
     /// A new conversation, `open`, not yet routed.
-    pub fn open(id: ConversationId, tenant: TenantName, workstream: WorkstreamName, customer: Customer, context: Context, now: Timestamp) -> Self {
+    pub fn open(
+        id: ConversationId,
+        tenant: TenantName,
+        workstream: WorkstreamName,
+        customer: Customer,
+        context: Context,
+        now: Timestamp,
+    ) -> Self {
         Self {
             id,
             tenant,
@@ -146,7 +153,11 @@ impl Conversation {
     }
 
     fn illegal(&self, operation: &'static str, detail: impl Into<String>) -> IllegalTransition {
-        IllegalTransition { operation, state: self.state, detail: detail.into() }
+        IllegalTransition {
+            operation,
+            state: self.state,
+            detail: detail.into(),
+        }
     }
 
     /// Gives an `open` or `waiting` conversation to `owner`, taken from `queue`.
@@ -188,7 +199,9 @@ impl Conversation {
     pub fn escalate(&mut self, bot: &UserName, context: Context, now: Timestamp) -> Result<(), IllegalTransition> {
         match (&self.state, &self.owner) {
             (ConversationState::Active, Some(Owner::Bot(b))) if b == bot => {}
-            (ConversationState::Active, _) => return Err(self.illegal("escalate", format!(" because bot `{bot}` does not own it"))),
+            (ConversationState::Active, _) => {
+                return Err(self.illegal("escalate", format!(" because bot `{bot}` does not own it")));
+            }
             _ => return Err(self.illegal("escalate", "")),
         }
         if !self.escalated_by.contains(bot) {
@@ -214,7 +227,10 @@ impl Conversation {
 
     /// The owning agent ends the conversation; it goes to wrap-up.
     pub fn end_by_agent(&mut self, now: Timestamp) -> Result<(), IllegalTransition> {
-        if !matches!((&self.state, &self.owner), (ConversationState::Active, Some(Owner::Agent(_)))) {
+        if !matches!(
+            (&self.state, &self.owner),
+            (ConversationState::Active, Some(Owner::Agent(_)))
+        ) {
             return Err(self.illegal("end (as an agent)", ""));
         }
         self.state = ConversationState::WrapUp;
@@ -233,7 +249,10 @@ impl Conversation {
 
     /// The owning bot ends the conversation (Omnichannel `EndConversation`): resolved by the bot.
     pub fn end_by_bot(&mut self, now: Timestamp) -> Result<(), IllegalTransition> {
-        if !matches!((&self.state, &self.owner), (ConversationState::Active, Some(Owner::Bot(_)))) {
+        if !matches!(
+            (&self.state, &self.owner),
+            (ConversationState::Active, Some(Owner::Bot(_)))
+        ) {
             return Err(self.illegal("end (as a bot)", ""));
         }
         self.close(Outcome::ResolvedByBot, now);
@@ -291,7 +310,10 @@ mod tests {
         c.assign(q("BotQueue"), Owner::Bot(u("bot")), Timestamp(1)).unwrap();
         assert_eq!(c.state, ConversationState::Active);
         c.end_by_bot(Timestamp(2)).unwrap();
-        assert_eq!((c.state, c.outcome), (ConversationState::Closed, Some(Outcome::ResolvedByBot)));
+        assert_eq!(
+            (c.state, c.outcome),
+            (ConversationState::Closed, Some(Outcome::ResolvedByBot))
+        );
         assert!(c.bot_engaged && !c.agent_engaged);
     }
 
@@ -303,11 +325,15 @@ mod tests {
         assert_eq!(c.state, ConversationState::Open);
         c.enqueue(q("CreditCardQueue"), Timestamp(3)).unwrap();
         assert_eq!(c.state, ConversationState::Waiting);
-        c.assign(q("CreditCardQueue"), Owner::Agent(u("alice")), Timestamp(4)).unwrap();
+        c.assign(q("CreditCardQueue"), Owner::Agent(u("alice")), Timestamp(4))
+            .unwrap();
         c.end_by_agent(Timestamp(5)).unwrap();
         assert_eq!(c.state, ConversationState::WrapUp);
         c.finish_wrap_up(Timestamp(6)).unwrap();
-        assert_eq!((c.state, c.outcome), (ConversationState::Closed, Some(Outcome::ResolvedByAgent)));
+        assert_eq!(
+            (c.state, c.outcome),
+            (ConversationState::Closed, Some(Outcome::ResolvedByAgent))
+        );
         assert_eq!(c.escalated_by, vec![u("bot")]);
     }
 
@@ -318,7 +344,8 @@ mod tests {
         c.escalate(&u("bot"), Context::new(), Timestamp(2)).unwrap();
         let err = c.assign(q("BotQueue"), Owner::Bot(u("bot")), Timestamp(3)).unwrap_err();
         assert!(err.to_string().contains("already escalated"), "{err}");
-        c.assign(q("BotQueue"), Owner::Bot(u("other-bot")), Timestamp(3)).unwrap();
+        c.assign(q("BotQueue"), Owner::Bot(u("other-bot")), Timestamp(3))
+            .unwrap();
     }
 
     #[test]
@@ -332,8 +359,12 @@ mod tests {
         assert!(c.transfer_to_agent(u("bob"), Timestamp(1)).is_err());
         assert_eq!(c, before);
 
-        c.assign(q("CreditCardQueue"), Owner::Agent(u("alice")), Timestamp(1)).unwrap();
-        assert!(c.escalate(&u("bot"), Context::new(), Timestamp(2)).is_err(), "an agent-owned conversation is not escalated by a bot");
+        c.assign(q("CreditCardQueue"), Owner::Agent(u("alice")), Timestamp(1))
+            .unwrap();
+        assert!(
+            c.escalate(&u("bot"), Context::new(), Timestamp(2)).is_err(),
+            "an agent-owned conversation is not escalated by a bot"
+        );
         assert!(c.end_by_bot(Timestamp(2)).is_err());
         c.end_by_agent(Timestamp(2)).unwrap();
         c.finish_wrap_up(Timestamp(3)).unwrap();
@@ -363,9 +394,14 @@ mod tests {
             assert_eq!(c.outcome, Some(Outcome::Abandoned));
         }
         let mut c = conv();
-        c.assign(q("CreditCardQueue"), Owner::Agent(u("alice")), Timestamp(1)).unwrap();
+        c.assign(q("CreditCardQueue"), Owner::Agent(u("alice")), Timestamp(1))
+            .unwrap();
         c.customer_left(Timestamp(2)).unwrap();
-        assert_eq!(c.state, ConversationState::WrapUp, "with an agent, the agent still wraps up");
+        assert_eq!(
+            c.state,
+            ConversationState::WrapUp,
+            "with an agent, the agent still wraps up"
+        );
     }
 
     #[test]
@@ -373,6 +409,9 @@ mod tests {
         for s in ConversationState::ALL {
             assert_eq!(s.as_str().parse::<ConversationState>().unwrap(), *s);
         }
-        assert_eq!(serde_json::to_string(&ConversationState::WrapUp).unwrap(), "\"wrap_up\"");
+        assert_eq!(
+            serde_json::to_string(&ConversationState::WrapUp).unwrap(),
+            "\"wrap_up\""
+        );
     }
 }

@@ -46,7 +46,6 @@ macro_rules! string_enum {
     };
 }
 
-
 /// A string that names none of an enum's values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{got}` is not a valid {kind}; expected one of: {}", expected.join(", "))]
@@ -60,17 +59,18 @@ pub struct UnknownVariant {
 }
 
 pub mod activity;
-
+pub mod assign;
 pub mod context;
 pub mod conversation;
 pub mod names;
 pub mod presence;
 pub mod queue;
 pub mod routing;
-
+pub mod rules;
+pub mod tenant;
 pub mod time;
 pub mod user;
-
+pub mod workstream;
 
 pub use activity::Seq;
 pub use context::{Context, ContextValue, ContextVarDef, ContextVarName, VarType};

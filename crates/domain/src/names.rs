@@ -120,7 +120,10 @@ mod tests {
         assert_ne!(QueueName::new("BotQueue").unwrap(), QueueName::new("botqueue").unwrap());
         assert_eq!(QueueName::new(" BotQueue"), Err(NameError::SurroundingWhitespace));
         assert_eq!(QueueName::new(""), Err(NameError::Empty));
-        assert!(matches!(QueueName::new("x".repeat(101)), Err(NameError::TooLong { len: 101, max: 100 })));
+        assert!(matches!(
+            QueueName::new("x".repeat(101)),
+            Err(NameError::TooLong { len: 101, max: 100 })
+        ));
         assert!(QueueName::new("x".repeat(100)).is_ok());
         assert_eq!(QueueName::new("a\nb"), Err(NameError::ControlCharacter));
     }

@@ -2,7 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-
 string_enum! {
     /// What an agent told the hub about their availability.
     Presence {

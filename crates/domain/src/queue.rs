@@ -16,6 +16,8 @@ string_enum! {
     }
 }
 
+// The enum is declared by `string_enum!`, which cannot mark a default variant.
+#[allow(clippy::derivable_impls)]
 impl Default for AssignmentMethod {
     fn default() -> Self {
         AssignmentMethod::HighestCapacity

@@ -169,8 +169,14 @@ mod tests {
     #[test]
     fn endpoints_must_be_absolute_http_urls() {
         assert!(Endpoint::parse("http://127.0.0.1:3978/api/messages").is_ok());
-        assert!(matches!(Endpoint::parse("/api/messages"), Err(EndpointError::Invalid(..))));
-        assert!(matches!(Endpoint::parse("ftp://bot/api"), Err(EndpointError::Scheme(_))));
+        assert!(matches!(
+            Endpoint::parse("/api/messages"),
+            Err(EndpointError::Invalid(..))
+        ));
+        assert!(matches!(
+            Endpoint::parse("ftp://bot/api"),
+            Err(EndpointError::Scheme(_))
+        ));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::context::{Context, ContextDefs};
 use crate::names::{QueueName, WorkstreamName};
 use crate::presence::Presence;
-use crate::rules::{Rule, RoutingDecision, route};
+use crate::rules::{RoutingDecision, Rule, route};
 use crate::user::Capacity;
 
 string_enum! {
