@@ -1,0 +1,194 @@
+//! The hub service: opening conversations (route, assign, persist) and the lifecycle of the
+//! engine as a whole.
+
+use std::sync::Arc;
+
+use domain::assign::Request;
+use domain::assign::WaitReason;
+use domain::context::{Context, ContextError, RawValue};
+use domain::conversation::{Conversation, ConversationId, Customer, IllegalTransition, Owner};
+use domain::routing::RoutingDecision;
+use domain::tenant::Tenant;
+use domain::{ConversationState, Presence, UserName};
+use store::{Store, StoreError};
+
+use crate::roster::{MemberSnapshot, Placement, Roster};
+
+/// What can go wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("there is no workstream named `{0}`")]
+    UnknownWorkstream(String),
+    #[error("there is no user named `{0}`")]
+    UnknownUser(String),
+    #[error(transparent)]
+    Context(#[from] ContextError),
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A conversation just opened: where routing sent it and who has it.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub conversation: Conversation,
+    pub decision: RoutingDecision,
+    /// Why it waits, when no member could take it.
+    pub waiting: Option<WaitReason>,
+}
+
+/// The running hub.
+#[derive(Debug)]
+pub struct Hub {
+    /// Read-only after start; shared with every request.
+    tenant: Arc<Tenant>,
+    store: Arc<dyn Store>,
+    roster: Roster,
+}
+
+impl Hub {
+    /// A hub over `tenant`'s configuration and `store`.
+    pub fn new(tenant: Tenant, store: Arc<dyn Store>) -> Self {
+        Self {
+            tenant: Arc::new(tenant),
+            store,
+            roster: Roster::default(),
+        }
+    }
+
+    /// The tenant's configuration.
+    pub fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Whether the hub can do its work: the store answers.
+    pub async fn ready(&self) -> Result<(), EngineError> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// Checks raw context values against a workstream's definitions.
+    pub fn check_context<'a>(
+        &self,
+        workstream: &str,
+        values: impl IntoIterator<Item = (&'a str, RawValue<'a>)>,
+    ) -> Result<Context, EngineError> {
+        let ws = self
+            .tenant
+            .workstream(workstream)
+            .ok_or_else(|| EngineError::UnknownWorkstream(workstream.to_owned()))?;
+        let mut context = Context::new();
+        for (name, value) in values {
+            let (name, value) = ws.variables.check(name, value)?;
+            context.set(name, value);
+        }
+        Ok(context)
+    }
+
+    /// Records `user`'s presence.
+    pub fn set_presence(&self, user: &str, presence: Presence) -> Result<(), EngineError> {
+        let user = self
+            .tenant
+            .user(user)
+            .ok_or_else(|| EngineError::UnknownUser(user.to_owned()))?;
+        self.roster.set_presence(&user.name, presence);
+        Ok(())
+    }
+
+    /// The live state of `user` (presence, capacity in use, last assignment).
+    pub fn member(&self, user: &UserName) -> MemberSnapshot {
+        self.roster.snapshot(user)
+    }
+
+    /// Opens a conversation in `workstream`: stores it, runs the routing rules (the decision and
+    /// its trace are stored with it), and gives it to a member of the chosen queue or leaves it
+    /// waiting there.
+    pub async fn open_conversation(
+        &self,
+        workstream: &str,
+        customer: Customer,
+        context: Context,
+    ) -> Result<Opened, EngineError> {
+        let ws = self
+            .tenant
+            .workstream(workstream)
+            .ok_or_else(|| EngineError::UnknownWorkstream(workstream.to_owned()))?;
+        let now = crate::now();
+        let mut conversation = Conversation::open(
+            ConversationId(uuid::Uuid::now_v7()),
+            self.tenant.name().clone(),
+            ws.name.clone(),
+            customer,
+            context,
+            now,
+        );
+        self.store.insert_conversation(&conversation).await?;
+
+        let decision = ws.route(&conversation.context);
+        self.store.record_routing(conversation.id, now, &decision).await?;
+        let queue = self
+            .tenant
+            .queue(decision.queue.as_str())
+            .expect("the tenant checks that every rule names a defined queue");
+        let request = Request {
+            escalated_by: &conversation.escalated_by,
+            ..Request::new(ws.capacity, &ws.allowed_presences)
+        };
+        let placement = self.roster.place(&self.tenant, queue, &request, now);
+        let waiting = match &placement {
+            Placement::Bot(bot) => {
+                conversation.assign(queue.name.clone(), Owner::Bot(bot.clone()), now)?;
+                None
+            }
+            Placement::Agent(agent) => {
+                conversation.assign(queue.name.clone(), Owner::Agent(agent.clone()), now)?;
+                None
+            }
+            Placement::Wait(reason) => {
+                conversation.enqueue(queue.name.clone(), now)?;
+                Some(*reason)
+            }
+        };
+        if let Err(e) = self
+            .store
+            .update_conversation(&conversation, ConversationState::Open)
+            .await
+        {
+            if let Placement::Agent(agent) = &placement {
+                self.roster.release(agent, ws.capacity, now);
+            }
+            return Err(e.into());
+        }
+        metrics::counter!("switchboard_conversations_opened_total", "workstream" => ws.name.to_string(), "queue" => queue.name.to_string()).increment(1);
+        tracing::info!(
+            conversation.id = %conversation.id,
+            workstream.name = %ws.name,
+            queue.name = %queue.name,
+            rule = decision.rule.as_ref().map_or("(fallback)", |r| r.as_str()),
+            owner = conversation.owner.as_ref().map_or("(waiting)", |o| o.name().as_str()),
+            "conversation opened"
+        );
+        Ok(Opened {
+            conversation,
+            decision,
+            waiting,
+        })
+    }
+
+    /// Publishes gauges that are cheaper to read on demand than to keep updated.
+    pub fn publish_gauges(&self) {
+        let stats = self.store.stats();
+        metrics::gauge!("switchboard_store_appends").set(stats.appends as f64);
+        metrics::gauge!("switchboard_store_append_transactions").set(stats.transactions as f64);
+    }
+
+    /// Stops the engine: flushes and closes the store.
+    pub async fn shutdown(&self) {
+        self.store.close().await;
+    }
+}

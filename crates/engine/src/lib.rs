@@ -1,0 +1,18 @@
+//! The running hub. It owns the tenant's configuration, the store and the live state of queue
+//! members, and performs the main flow's decisions by calling the pure policies of `domain`
+//! (routing, assignment, state transitions) and persisting their results. It knows nothing of
+//! HTTP; the `http` crate calls it.
+
+mod hub;
+mod roster;
+
+pub use hub::{EngineError, Hub, Opened};
+pub use roster::MemberSnapshot;
+
+/// The current time as a domain timestamp.
+pub fn now() -> domain::Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    domain::Timestamp(i64::try_from(ms).unwrap_or(i64::MAX))
+}

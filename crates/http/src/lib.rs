@@ -1,0 +1,37 @@
+//! Switchboard's HTTP surface. Handlers parse requests into domain types, call the engine and
+//! turn its answers into JSON; they make no routing or assignment decisions themselves. Every
+//! error leaves through [`ApiError`], which picks the status in one place.
+
+mod error;
+mod metrics_layer;
+mod ops;
+
+use std::sync::Arc;
+
+use axum::Router;
+use engine::Hub;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+pub use metrics_layer::prometheus_handle;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The running hub; shared by all requests, internally synchronised.
+    pub hub: Arc<Hub>,
+    /// Renders the process's metrics for `/metrics`.
+    pub metrics: PrometheusHandle,
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(ops::routes())
+        // A route layer sees the matched route template, which keeps metric labels bounded.
+        .route_layer(axum::middleware::from_fn(metrics_layer::record))
+        .fallback(error::not_found)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

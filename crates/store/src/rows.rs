@@ -1,0 +1,375 @@
+//! Rows as the database holds them, and their conversion to and from domain types.
+//!
+//! This is the storage boundary: going in, domain values become text, integers and JSON text
+//! (the only types sqlx's Any driver carries); coming out, every column is parsed back through the
+//! domain's own constructors (`FromStr` for states, `::new` for names, serde for JSON), so a value
+//! that does not parse is reported as [`StoreError::Corrupt`] instead of reaching the engine.
+
+use std::str::FromStr;
+
+use domain::activity::{NewActivity, SenderRole, StoredActivity, Visibility};
+use domain::conversation::{Conversation, Customer};
+use domain::{
+    Context, ConversationId, ConversationState, Outcome, Owner, QueueName, RoutingDecision, Seq, TenantName, Timestamp,
+    UserName, WorkstreamName,
+};
+
+use crate::{RoutingRecord, StoreError};
+
+/// The columns of `conversations` that a conversation is read from, in [`ConversationRow`]'s order.
+pub(crate) const CONVERSATION_COLUMNS: &str = "id, tenant, workstream, customer, context, state, queue, owner_kind, owner_name, outcome, \
+     escalated_by, agent_engaged, bot_engaged, created_at, updated_at";
+
+/// A `conversations` row (without `last_seq`, which only the writer touches).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub(crate) struct ConversationRow {
+    pub id: String,
+    pub tenant: String,
+    pub workstream: String,
+    /// JSON object.
+    pub customer: String,
+    /// JSON object: name → text or number.
+    pub context: String,
+    pub state: String,
+    pub queue: Option<String>,
+    pub owner_kind: Option<String>,
+    pub owner_name: Option<String>,
+    pub outcome: Option<String>,
+    /// JSON array of user names.
+    pub escalated_by: String,
+    pub agent_engaged: i16,
+    pub bot_engaged: i16,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ConversationRow {
+    /// The row for `c`.
+    pub fn from_domain(c: &Conversation) -> Result<Self, StoreError> {
+        let (owner_kind, owner_name) = owner_columns(c.owner.as_ref());
+        Ok(Self {
+            id: c.id.to_string(),
+            tenant: c.tenant.to_string(),
+            workstream: c.workstream.to_string(),
+            customer: to_json(&c.customer, "conversation", c.id)?,
+            context: to_json(&c.context, "conversation", c.id)?,
+            state: c.state.as_str().to_owned(),
+            queue: c.queue.as_ref().map(ToString::to_string),
+            owner_kind: owner_kind.map(str::to_owned),
+            owner_name: owner_name.map(str::to_owned),
+            outcome: c.outcome.map(|o| o.as_str().to_owned()),
+            escalated_by: to_json(&c.escalated_by, "conversation", c.id)?,
+            agent_engaged: i16::from(c.agent_engaged),
+            bot_engaged: i16::from(c.bot_engaged),
+            created_at: c.created_at.millis(),
+            updated_at: c.updated_at.millis(),
+        })
+    }
+
+    /// The conversation this row holds.
+    pub fn into_domain(self) -> Result<Conversation, StoreError> {
+        let id = self.id.clone();
+        let corrupt = |field: &str, e: &dyn std::fmt::Display| StoreError::Corrupt {
+            what: "conversation",
+            id: id.clone(),
+            detail: format!("{field}: {e}"),
+        };
+        Ok(Conversation {
+            id: ConversationId::parse(&self.id).map_err(|e| corrupt("id", &e))?,
+            tenant: TenantName::new(self.tenant).map_err(|e| corrupt("tenant", &e))?,
+            workstream: WorkstreamName::new(self.workstream).map_err(|e| corrupt("workstream", &e))?,
+            customer: serde_json::from_str::<Customer>(&self.customer).map_err(|e| corrupt("customer", &e))?,
+            context: serde_json::from_str::<Context>(&self.context).map_err(|e| corrupt("context", &e))?,
+            state: ConversationState::from_str(&self.state).map_err(|e| corrupt("state", &e))?,
+            queue: self
+                .queue
+                .map(QueueName::new)
+                .transpose()
+                .map_err(|e| corrupt("queue", &e))?,
+            owner: owner_from_columns(self.owner_kind.as_deref(), self.owner_name.as_deref())
+                .map_err(|e| corrupt("owner", &e))?,
+            outcome: self
+                .outcome
+                .as_deref()
+                .map(Outcome::from_str)
+                .transpose()
+                .map_err(|e| corrupt("outcome", &e))?,
+            escalated_by: serde_json::from_str::<Vec<UserName>>(&self.escalated_by)
+                .map_err(|e| corrupt("escalated_by", &e))?,
+            agent_engaged: flag(self.agent_engaged).map_err(|e| corrupt("agent_engaged", &e))?,
+            bot_engaged: flag(self.bot_engaged).map_err(|e| corrupt("bot_engaged", &e))?,
+            created_at: Timestamp(self.created_at),
+            updated_at: Timestamp(self.updated_at),
+        })
+    }
+}
+
+/// The `owner_kind` and `owner_name` columns for an owner.
+pub(crate) fn owner_columns(owner: Option<&Owner>) -> (Option<&'static str>, Option<&str>) {
+    match owner {
+        None => (None, None),
+        Some(Owner::Bot(name)) => (Some("bot"), Some(name.as_str())),
+        Some(Owner::Agent(name)) => (Some("agent"), Some(name.as_str())),
+    }
+}
+
+/// The owner the `owner_kind` and `owner_name` columns hold.
+pub(crate) fn owner_from_columns(kind: Option<&str>, name: Option<&str>) -> Result<Option<Owner>, String> {
+    match (kind, name) {
+        (None, None) => Ok(None),
+        (Some(kind), Some(name)) => {
+            let name = UserName::new(name).map_err(|e| e.to_string())?;
+            match kind {
+                "bot" => Ok(Some(Owner::Bot(name))),
+                "agent" => Ok(Some(Owner::Agent(name))),
+                other => Err(format!("`{other}` is not an owner kind; expected bot or agent")),
+            }
+        }
+        _ => Err("owner kind and owner name must both be set or both be empty".into()),
+    }
+}
+
+fn flag(v: i16) -> Result<bool, String> {
+    match v {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(format!("{other} is not a flag (0 or 1)")),
+    }
+}
+
+fn to_json(value: &impl serde::Serialize, what: &'static str, id: ConversationId) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Invalid {
+        what,
+        detail: format!("{id} does not serialize: {e}"),
+    })
+}
+
+/// The JSON text stored for a routing decision.
+pub(crate) fn decision_json(decision: &RoutingDecision, conversation: ConversationId) -> Result<String, StoreError> {
+    to_json(decision, "routing decision", conversation)
+}
+
+/// A `routing_records` row as read back.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct RoutingRow {
+    pub at: i64,
+    pub decision: String,
+}
+
+impl RoutingRow {
+    /// The record this row holds.
+    pub fn into_domain(self, conversation: ConversationId) -> Result<RoutingRecord, StoreError> {
+        let decision = serde_json::from_str(&self.decision).map_err(|e| StoreError::Corrupt {
+            what: "routing record",
+            id: conversation.to_string(),
+            detail: format!("decision: {e}"),
+        })?;
+        Ok(RoutingRecord {
+            at: Timestamp(self.at),
+            decision,
+        })
+    }
+}
+
+/// The columns of `activities` that an activity is read from, in [`ActivityRow`]'s order.
+pub(crate) const ACTIVITY_COLUMNS: &str = "seq, activity_id, kind, sender_role, sender_id, visibility, ts, body";
+
+/// An `activities` row as read back.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct ActivityRow {
+    pub seq: i64,
+    pub activity_id: String,
+    pub kind: String,
+    pub sender_role: String,
+    pub sender_id: String,
+    pub visibility: String,
+    pub ts: i64,
+    pub body: String,
+}
+
+impl ActivityRow {
+    /// The activity this row holds.
+    pub fn into_domain(self, conversation: ConversationId) -> Result<StoredActivity, StoreError> {
+        let corrupt = |field: &str, e: &dyn std::fmt::Display| StoreError::Corrupt {
+            what: "activity",
+            id: format!("{conversation}/{}", self.seq),
+            detail: format!("{field}: {e}"),
+        };
+        let seq = u64::try_from(self.seq).map_err(|e| corrupt("seq", &e))?;
+        let sender_role = SenderRole::from_str(&self.sender_role).map_err(|e| corrupt("sender_role", &e))?;
+        let visibility = Visibility::from_str(&self.visibility).map_err(|e| corrupt("visibility", &e))?;
+        Ok(StoredActivity {
+            seq: Seq(seq),
+            activity: NewActivity {
+                id: self.activity_id,
+                kind: self.kind,
+                sender_role,
+                sender_id: self.sender_id,
+                visibility,
+                timestamp: Timestamp(self.ts),
+                body: self.body,
+            },
+        })
+    }
+}
+
+/// Refuses activities no backend can store the same way: an empty id (idempotency needs one),
+/// or a NUL character in a text column (PostgreSQL's text type cannot hold one; SQLite can, so
+/// refusing it everywhere keeps the backends alike).
+pub(crate) fn check_activity(a: &NewActivity) -> Result<(), StoreError> {
+    let invalid = |detail: String| {
+        Err(StoreError::Invalid {
+            what: "activity",
+            detail,
+        })
+    };
+    if a.id.is_empty() {
+        return invalid("the activity id is empty".into());
+    }
+    for (field, value) in [
+        ("id", &a.id),
+        ("type", &a.kind),
+        ("sender id", &a.sender_id),
+        ("body", &a.body),
+    ] {
+        if value.contains('\0') {
+            return invalid(format!("the activity {field} contains a NUL character"));
+        }
+    }
+    Ok(())
+}
+
+/// Converts a seq for binding; seqs beyond `i64::MAX` cannot be stored, so they clamp.
+pub(crate) fn seq_param(seq: Seq) -> i64 {
+    i64::try_from(seq.0).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::{ContextValue, ContextVarName, RuleName, RuleTrace};
+
+    use super::*;
+
+    fn sample() -> Conversation {
+        let mut context = Context::new();
+        context.set(
+            ContextVarName::new("BotHandoffTopic").unwrap(),
+            ContextValue::Text("CreditCard".into()),
+        );
+        context.set(ContextVarName::new("IDNumber").unwrap(), ContextValue::Number(101.5));
+        Conversation {
+            id: ConversationId(uuid::Uuid::now_v7()),
+            tenant: TenantName::new("Contoso").unwrap(),
+            workstream: WorkstreamName::new("ChatWorkStream").unwrap(),
+            customer: Customer {
+                id: "dl_123".into(),
+                name: Some("Ada".into()),
+                email: None,
+            },
+            context,
+            state: ConversationState::Active,
+            queue: Some(QueueName::new("CreditCardQueue").unwrap()),
+            owner: Some(Owner::Agent(UserName::new("alice").unwrap())),
+            outcome: None,
+            escalated_by: vec![UserName::new("bot").unwrap()],
+            agent_engaged: true,
+            bot_engaged: true,
+            created_at: Timestamp(1_700_000_000_000),
+            updated_at: Timestamp(1_700_000_000_500),
+        }
+    }
+
+    #[test]
+    fn a_conversation_survives_the_trip_through_its_row() {
+        let c = sample();
+        let row = ConversationRow::from_domain(&c).unwrap();
+        assert_eq!(
+            (row.owner_kind.as_deref(), row.owner_name.as_deref()),
+            (Some("agent"), Some("alice"))
+        );
+        assert_eq!(row.state, "active");
+        assert_eq!(row.into_domain().unwrap(), c);
+    }
+
+    #[test]
+    fn a_row_that_does_not_parse_is_corrupt_and_names_the_field() {
+        let mut row = ConversationRow::from_domain(&sample()).unwrap();
+        row.state = "paused".into();
+        let err = row.into_domain().unwrap_err().to_string();
+        assert!(
+            err.contains("corrupt") && err.contains("state") && err.contains("paused"),
+            "{err}"
+        );
+
+        let mut row = ConversationRow::from_domain(&sample()).unwrap();
+        row.bot_engaged = 2;
+        assert!(matches!(row.into_domain(), Err(StoreError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn owners_map_to_a_kind_and_a_name_column() {
+        let bot = Owner::Bot(UserName::new("faq-bot").unwrap());
+        let (kind, name) = owner_columns(Some(&bot));
+        assert_eq!(owner_from_columns(kind, name).unwrap(), Some(bot));
+        assert_eq!(owner_columns(None), (None, None));
+        assert_eq!(owner_from_columns(None, None).unwrap(), None);
+        assert!(owner_from_columns(Some("bot"), None).is_err());
+        assert!(owner_from_columns(Some("robot"), Some("x")).is_err());
+    }
+
+    #[test]
+    fn a_routing_decision_is_stored_as_json_and_read_back() {
+        let c = sample();
+        let decision = RoutingDecision {
+            queue: QueueName::new("CreditCardQueue").unwrap(),
+            rule: Some(RuleName::new("CreditCardRule").unwrap()),
+            trace: vec![RuleTrace {
+                rule: RuleName::new("CreditCardRule").unwrap(),
+                matched: true,
+                reason: "equals".into(),
+            }],
+        };
+        let row = RoutingRow {
+            at: 5,
+            decision: decision_json(&decision, c.id).unwrap(),
+        };
+        assert_eq!(
+            row.into_domain(c.id).unwrap(),
+            RoutingRecord {
+                at: Timestamp(5),
+                decision
+            }
+        );
+    }
+
+    #[test]
+    fn activities_without_an_id_or_with_a_nul_character_are_refused() {
+        let ok = NewActivity {
+            id: "a1".into(),
+            kind: "message".into(),
+            sender_role: SenderRole::Customer,
+            sender_id: "dl_123".into(),
+            visibility: Visibility::Everyone,
+            timestamp: Timestamp(1),
+            body: r#"{"text":"hi \u0000"}"#.into(),
+        };
+        assert!(check_activity(&ok).is_ok(), "an escaped NUL inside JSON text is fine");
+        let empty_id = NewActivity {
+            id: String::new(),
+            ..ok.clone()
+        };
+        assert!(matches!(check_activity(&empty_id), Err(StoreError::Invalid { .. })));
+        let nul = NewActivity {
+            sender_id: "a\0b".into(),
+            ..ok
+        };
+        let err = check_activity(&nul).unwrap_err().to_string();
+        assert!(err.contains("sender id") && err.contains("NUL"), "{err}");
+    }
+
+    #[test]
+    fn seqs_beyond_i64_clamp_when_bound() {
+        assert_eq!(seq_param(Seq(7)), 7);
+        assert_eq!(seq_param(Seq(u64::MAX)), i64::MAX);
+    }
+}

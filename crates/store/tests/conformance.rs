@@ -1,0 +1,1039 @@
+//! The store conformance suite: what every [`Store`] backend must do.
+//!
+//! Each test is written once, as `async fn name(db: TestDb)`, and the `conformance!` macro at the
+//! bottom instantiates it twice: `sqlite::name` on a fresh file in a fresh temporary directory,
+//! and `postgres::name` in a fresh database created on the server named by
+//! `SWITCHBOARD_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/test`). When that
+//! variable is not set the PostgreSQL variants print that they were skipped and pass. Every test
+//! gets its own database, so they run in parallel without seeing each other.
+
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use domain::activity::{NewActivity, SenderRole, StoredActivity, Visibility};
+use domain::conversation::{Conversation, Customer};
+use domain::{
+    Context, ContextValue, ContextVarName, ConversationId, ConversationState, Outcome, Owner, QueueName,
+    RoutingDecision, RuleName, RuleTrace, Seq, TenantName, Timestamp, UserName, WorkstreamName,
+};
+use sqlx::{AnyConnection, Connection, Executor};
+use switchboard_store::{Appended, Backend, ConversationFilter, RoutingRecord, Store, StoreError};
+use tokio::task::JoinSet;
+
+const POSTGRES_URL_VAR: &str = "SWITCHBOARD_TEST_POSTGRES_URL";
+
+/// A store on a database of its own, and the URL to open that database again.
+struct TestDb {
+    store: Arc<dyn Store>,
+    url: String,
+}
+
+/// Runs `test` on a new SQLite file (in a directory that does not exist yet, to prove `open`
+/// creates it), then closes the store and removes the directory, also when the test panics.
+async fn run_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let dir = std::env::temp_dir().join(format!("switchboard-store-test-{}", uuid::Uuid::now_v7().simple()));
+    let url = format!("sqlite://{}/data/switchboard.db", dir.display());
+    let store = switchboard_store::open(&url).await.expect("open a SQLite store");
+    assert_eq!(store.backend(), Backend::Sqlite);
+    let outcome = tokio::spawn(test(TestDb {
+        store: store.clone(),
+        url,
+    }))
+    .await;
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// Runs `test` in a new database on the PostgreSQL server of `SWITCHBOARD_TEST_POSTGRES_URL`,
+/// then closes the store and drops the database (best effort); skips when the variable is unset.
+async fn run_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
+        eprintln!("skipped: {POSTGRES_URL_VAR} is not set");
+        return;
+    };
+    sqlx::any::install_default_drivers();
+    let name = format!("sb_test_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = AnyConnection::connect(&admin_url)
+        .await
+        .expect("connect to SWITCHBOARD_TEST_POSTGRES_URL");
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create a test database");
+    let url = with_database(&admin_url, &name);
+    let store = switchboard_store::open(&url).await.expect("open a PostgreSQL store");
+    assert_eq!(store.backend(), Backend::Postgres);
+    let outcome = tokio::spawn(test(TestDb {
+        store: store.clone(),
+        url,
+    }))
+    .await;
+    store.close().await;
+    if let Err(e) = admin
+        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+        .await
+    {
+        eprintln!("could not drop test database {name}: {e}");
+    }
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let path = base[authority..].find('/').map_or(base.len(), |i| authority + i);
+    let mut out = format!("{}/{name}", &base[..path]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Builders
+
+fn tenant(s: &str) -> TenantName {
+    TenantName::new(s).unwrap()
+}
+fn workstream(s: &str) -> WorkstreamName {
+    WorkstreamName::new(s).unwrap()
+}
+fn queue(s: &str) -> QueueName {
+    QueueName::new(s).unwrap()
+}
+fn user(s: &str) -> UserName {
+    UserName::new(s).unwrap()
+}
+fn rule(s: &str) -> RuleName {
+    RuleName::new(s).unwrap()
+}
+
+/// A new `open` conversation of `tenant` in workstream `ChatWorkStream`, created at `created`.
+fn conversation(tenant_name: &str, created: i64) -> Conversation {
+    Conversation::open(
+        ConversationId(uuid::Uuid::now_v7()),
+        tenant(tenant_name),
+        workstream("ChatWorkStream"),
+        Customer {
+            id: format!("dl_{created}"),
+            name: None,
+            email: None,
+        },
+        Context::new(),
+        Timestamp(created),
+    )
+}
+
+/// A customer message with id `id`.
+fn message(id: &str) -> NewActivity {
+    NewActivity {
+        id: id.to_owned(),
+        kind: "message".into(),
+        sender_role: SenderRole::Customer,
+        sender_id: "dl_user".into(),
+        visibility: Visibility::Everyone,
+        timestamp: Timestamp(1_700_000_000_000),
+        body: format!(r#"{{"type":"message","id":"{id}","text":"hello"}}"#),
+    }
+}
+
+async fn stored(store: &Arc<dyn Store>, c: &Conversation) {
+    store.insert_conversation(c).await.expect("insert conversation");
+}
+
+fn seqs(activities: &[StoredActivity]) -> Vec<u64> {
+    activities.iter().map(|a| a.seq.0).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversations
+
+async fn a_conversation_round_trips_every_field(db: TestDb) {
+    let mut context = Context::new();
+    context.set(
+        ContextVarName::new("BotHandoffTopic").unwrap(),
+        ContextValue::Text("Crédit \"card\" ✓".into()),
+    );
+    context.set(ContextVarName::new("IDNumber").unwrap(), ContextValue::Number(101.0));
+    context.set(ContextVarName::new("Score").unwrap(), ContextValue::Number(-0.125));
+    context.set(ContextVarName::new("Empty").unwrap(), ContextValue::Text(String::new()));
+    let active = Conversation {
+        customer: Customer {
+            id: "dl_42".into(),
+            name: Some("Ada Lovelace".into()),
+            email: Some("ada@example.com".into()),
+        },
+        context,
+        state: ConversationState::Active,
+        queue: Some(queue("CreditCardQueue")),
+        owner: Some(Owner::Agent(user("alice"))),
+        escalated_by: vec![user("faq-bot"), user("billing-bot")],
+        agent_engaged: true,
+        bot_engaged: true,
+        updated_at: Timestamp(1_700_000_000_999),
+        ..conversation("Contoso", 1_700_000_000_000)
+    };
+    let with_bot = Conversation {
+        state: ConversationState::Active,
+        queue: Some(queue("BotQueue")),
+        owner: Some(Owner::Bot(user("faq-bot"))),
+        bot_engaged: true,
+        ..conversation("Contoso", 1_700_000_000_001)
+    };
+    let closed = Conversation {
+        state: ConversationState::Closed,
+        outcome: Some(Outcome::ResolvedByAgent),
+        agent_engaged: true,
+        ..conversation("Fabrikam", 1_700_000_000_002)
+    };
+    for c in [&active, &with_bot, &closed] {
+        stored(&db.store, c).await;
+        assert_eq!(db.store.get_conversation(c.id).await.unwrap().as_ref(), Some(c));
+    }
+    assert_eq!(
+        db.store
+            .get_conversation(ConversationId(uuid::Uuid::now_v7()))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn inserting_a_conversation_twice_is_a_conflict_and_keeps_the_first(db: TestDb) {
+    let c = conversation("Contoso", 1);
+    stored(&db.store, &c).await;
+    let again = Conversation {
+        state: ConversationState::Waiting,
+        queue: Some(queue("Elsewhere")),
+        ..c.clone()
+    };
+    let err = db.store.insert_conversation(&again).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    assert!(err.to_string().contains(&c.id.to_string()), "{err}");
+    assert_eq!(db.store.get_conversation(c.id).await.unwrap(), Some(c));
+}
+
+async fn an_update_with_a_stale_expected_state_is_a_conflict_and_changes_nothing(db: TestDb) {
+    let mut c = conversation("Contoso", 1_000);
+    stored(&db.store, &c).await;
+
+    c.assign(queue("BotQueue"), Owner::Bot(user("faq-bot")), Timestamp(2_000))
+        .unwrap();
+    db.store
+        .update_conversation(&c, ConversationState::Open)
+        .await
+        .expect("update from the expected state");
+    assert_eq!(db.store.get_conversation(c.id).await.unwrap().as_ref(), Some(&c));
+
+    // A second writer that still believes the conversation is open loses.
+    let mut stale = c.clone();
+    stale.state = ConversationState::Waiting;
+    stale.owner = None;
+    let err = db
+        .store
+        .update_conversation(&stale, ConversationState::Open)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("active"),
+        "the conflict names the stored state: {err}"
+    );
+    assert_eq!(
+        db.store.get_conversation(c.id).await.unwrap().as_ref(),
+        Some(&c),
+        "nothing changed"
+    );
+
+    // created_at is never rewritten.
+    let mut moved = c.clone();
+    moved.created_at = Timestamp(5);
+    moved.end_by_bot(Timestamp(3_000)).unwrap();
+    db.store
+        .update_conversation(&moved, ConversationState::Active)
+        .await
+        .unwrap();
+    let got = db.store.get_conversation(c.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.state, got.outcome, got.created_at),
+        (
+            ConversationState::Closed,
+            Some(Outcome::ResolvedByBot),
+            Timestamp(1_000)
+        )
+    );
+
+    let unknown = conversation("Contoso", 1);
+    let err = db
+        .store
+        .update_conversation(&unknown, ConversationState::Open)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::NotFound {
+                what: "conversation",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+async fn listing_filters_by_tenant_state_workstream_queue_and_owner_in_creation_order(db: TestDb) {
+    let open_late = conversation("Contoso", 50);
+    let waiting_cc = Conversation {
+        state: ConversationState::Waiting,
+        queue: Some(queue("CreditCardQueue")),
+        ..conversation("Contoso", 10)
+    };
+    let active_alice = Conversation {
+        state: ConversationState::Active,
+        queue: Some(queue("CreditCardQueue")),
+        owner: Some(Owner::Agent(user("alice"))),
+        ..conversation("Contoso", 20)
+    };
+    let other_tenant = Conversation {
+        state: ConversationState::Waiting,
+        queue: Some(queue("CreditCardQueue")),
+        ..conversation("Fabrikam", 5)
+    };
+    let voice = Conversation {
+        workstream: workstream("VoiceWorkStream"),
+        ..conversation("Contoso", 30)
+    };
+    // Two conversations created in the same millisecond are ordered by id.
+    let mut same_ms = [conversation("Contoso", 40), conversation("Contoso", 40)];
+    same_ms.sort_by_key(|c| c.id);
+    for c in [
+        &open_late,
+        &same_ms[1],
+        &waiting_cc,
+        &voice,
+        &active_alice,
+        &other_tenant,
+        &same_ms[0],
+    ] {
+        stored(&db.store, c).await;
+    }
+    let ids = |cs: Vec<Conversation>| cs.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let list = |f: ConversationFilter| {
+        let store = db.store.clone();
+        async move { ids(store.list_conversations(&f).await.unwrap()) }
+    };
+
+    assert_eq!(
+        list(ConversationFilter::all()).await,
+        vec![
+            other_tenant.id,
+            waiting_cc.id,
+            active_alice.id,
+            voice.id,
+            same_ms[0].id,
+            same_ms[1].id,
+            open_late.id
+        ]
+    );
+    assert_eq!(
+        list(ConversationFilter::all().tenant(tenant("Contoso"))).await,
+        vec![
+            waiting_cc.id,
+            active_alice.id,
+            voice.id,
+            same_ms[0].id,
+            same_ms[1].id,
+            open_late.id
+        ]
+    );
+    assert_eq!(
+        list(
+            ConversationFilter::all()
+                .tenant(tenant("Contoso"))
+                .state(ConversationState::Waiting)
+                .state(ConversationState::Active)
+        )
+        .await,
+        vec![waiting_cc.id, active_alice.id]
+    );
+    assert_eq!(
+        list(ConversationFilter::all().queue(queue("CreditCardQueue"))).await,
+        vec![other_tenant.id, waiting_cc.id, active_alice.id]
+    );
+    assert_eq!(
+        list(ConversationFilter::all().workstream(workstream("VoiceWorkStream"))).await,
+        vec![voice.id]
+    );
+    assert_eq!(
+        list(ConversationFilter::all().owner(Owner::Agent(user("alice")))).await,
+        vec![active_alice.id]
+    );
+    assert_eq!(
+        list(ConversationFilter::all().owner(Owner::Bot(user("alice")))).await,
+        vec![],
+        "a bot named alice is not agent alice"
+    );
+    assert_eq!(
+        list(ConversationFilter::all().tenant(tenant("Contoso")).limit(2)).await,
+        vec![waiting_cc.id, active_alice.id]
+    );
+    assert_eq!(list(ConversationFilter::all().tenant(tenant("Nobody"))).await, vec![]);
+}
+
+async fn routing_history_round_trips_in_the_order_recorded(db: TestDb) {
+    let c = conversation("Contoso", 1);
+    stored(&db.store, &c).await;
+    let to_bot = RoutingDecision {
+        queue: queue("BotQueue"),
+        rule: Some(rule("BotRule")),
+        trace: vec![RuleTrace {
+            rule: rule("BotRule"),
+            matched: true,
+            reason: "BotHandoffTopic does not contain data".into(),
+        }],
+    };
+    let to_cards = RoutingDecision {
+        queue: queue("CreditCardQueue"),
+        rule: Some(rule("CreditCardRule")),
+        trace: vec![
+            RuleTrace {
+                rule: rule("BotRule"),
+                matched: false,
+                reason: "BotHandoffTopic contains data".into(),
+            },
+            RuleTrace {
+                rule: rule("CreditCardRule"),
+                matched: true,
+                reason: r#"BotHandoffTopic is "CreditCard", which equals "CreditCard""#.into(),
+            },
+        ],
+    };
+    let fallback = RoutingDecision {
+        queue: queue("FallbackQueue"),
+        rule: None,
+        trace: vec![],
+    };
+    // Recorded out of timestamp order on purpose: history is the order of recording.
+    db.store.record_routing(c.id, Timestamp(30), &to_bot).await.unwrap();
+    db.store.record_routing(c.id, Timestamp(20), &to_cards).await.unwrap();
+    db.store.record_routing(c.id, Timestamp(40), &fallback).await.unwrap();
+    assert_eq!(
+        db.store.routing_history(c.id).await.unwrap(),
+        vec![
+            RoutingRecord {
+                at: Timestamp(30),
+                decision: to_bot.clone()
+            },
+            RoutingRecord {
+                at: Timestamp(20),
+                decision: to_cards
+            },
+            RoutingRecord {
+                at: Timestamp(40),
+                decision: fallback
+            },
+        ]
+    );
+
+    let unknown = ConversationId(uuid::Uuid::now_v7());
+    let err = db
+        .store
+        .record_routing(unknown, Timestamp(1), &to_bot)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::NotFound {
+                what: "conversation",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(db.store.routing_history(unknown).await.unwrap(), vec![]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activities
+
+async fn appends_are_numbered_one_two_three_per_conversation_independently(db: TestDb) {
+    let (a, b) = (conversation("Contoso", 1), conversation("Contoso", 2));
+    stored(&db.store, &a).await;
+    stored(&db.store, &b).await;
+    let mut got = Vec::new();
+    for (c, id) in [(&a, "a1"), (&b, "b1"), (&a, "a2"), (&a, "a3"), (&b, "b2")] {
+        got.push(db.store.append_activity(c.id, message(id)).await.unwrap());
+    }
+    let fresh = |n| Appended {
+        seq: Seq(n),
+        duplicate: false,
+    };
+    assert_eq!(got, vec![fresh(1), fresh(1), fresh(2), fresh(3), fresh(2)]);
+    assert_eq!(
+        seqs(&db.store.activities_after(a.id, Seq::ZERO, 100).await.unwrap()),
+        vec![1, 2, 3]
+    );
+    assert_eq!(
+        seqs(&db.store.activities_after(b.id, Seq::ZERO, 100).await.unwrap()),
+        vec![1, 2]
+    );
+}
+
+async fn a_repeated_activity_id_is_stored_once_and_returns_its_original_seq(db: TestDb) {
+    let (a, b) = (conversation("Contoso", 1), conversation("Contoso", 2));
+    stored(&db.store, &a).await;
+    stored(&db.store, &b).await;
+    assert_eq!(
+        db.store.append_activity(a.id, message("m1")).await.unwrap(),
+        Appended {
+            seq: Seq(1),
+            duplicate: false
+        }
+    );
+    assert_eq!(
+        db.store.append_activity(a.id, message("m2")).await.unwrap(),
+        Appended {
+            seq: Seq(2),
+            duplicate: false
+        }
+    );
+    let mut retry = message("m1");
+    retry.body = r#"{"text":"a retry may differ; the first copy wins"}"#.into();
+    assert_eq!(
+        db.store.append_activity(a.id, retry).await.unwrap(),
+        Appended {
+            seq: Seq(1),
+            duplicate: true
+        }
+    );
+    // The same id in another conversation is another activity.
+    assert_eq!(
+        db.store.append_activity(b.id, message("m1")).await.unwrap(),
+        Appended {
+            seq: Seq(1),
+            duplicate: false
+        }
+    );
+
+    // Concurrent retries of one new id (likely in the same batch) also store it once.
+    let mut tasks = JoinSet::new();
+    for _ in 0..10 {
+        let store = db.store.clone();
+        tasks.spawn(async move { store.append_activity(a.id, message("m3")).await.unwrap() });
+    }
+    let results = tasks.join_all().await;
+    assert!(results.iter().all(|r| r.seq == Seq(3)), "{results:?}");
+    assert_eq!(
+        results.iter().filter(|r| !r.duplicate).count(),
+        1,
+        "exactly one append stored it: {results:?}"
+    );
+
+    let log = db.store.activities_after(a.id, Seq::ZERO, 100).await.unwrap();
+    assert_eq!(seqs(&log), vec![1, 2, 3]);
+    assert_eq!(log[0].activity, message("m1"), "the first copy is kept");
+    assert_eq!(db.store.stats().duplicates, 10);
+}
+
+async fn an_append_to_an_unknown_conversation_is_not_found_while_its_batch_companions_succeed(db: TestDb) {
+    let known = conversation("Contoso", 1);
+    stored(&db.store, &known).await;
+    let unknown = ConversationId(uuid::Uuid::now_v7());
+    let mut tasks = JoinSet::new();
+    for i in 0..40 {
+        let store = db.store.clone();
+        let target = if i % 2 == 0 { unknown } else { known.id };
+        tasks.spawn(async move { (target, store.append_activity(target, message(&format!("m{i}"))).await) });
+    }
+    let mut known_seqs = Vec::new();
+    for (target, result) in tasks.join_all().await {
+        match result {
+            Ok(appended) if target == known.id => known_seqs.push(appended.seq.0),
+            Err(StoreError::NotFound {
+                what: "conversation",
+                id,
+            }) if target == unknown => assert_eq!(id, unknown.to_string()),
+            other => panic!("unexpected result for {target}: {other:?}"),
+        }
+    }
+    known_seqs.sort_unstable();
+    assert_eq!(known_seqs, (1..=20).collect::<Vec<_>>());
+    assert_eq!(
+        db.store.append_activity(known.id, message("after")).await.unwrap().seq,
+        Seq(21)
+    );
+    let stats = db.store.stats();
+    assert!(
+        stats.largest_batch > 1,
+        "40 concurrent appends never shared a transaction: {stats:?}"
+    );
+    assert_eq!(db.store.activities_after(unknown, Seq::ZERO, 10).await.unwrap(), vec![]);
+}
+
+async fn fifty_tasks_appending_to_ten_conversations_get_gap_free_seqs_in_few_transactions(db: TestDb) {
+    const CONVERSATIONS: usize = 10;
+    const TASKS: usize = 50;
+    const APPENDS: usize = 40;
+    let conversations: Vec<Conversation> = (0..CONVERSATIONS).map(|i| conversation("Contoso", i as i64)).collect();
+    for c in &conversations {
+        stored(&db.store, c).await;
+    }
+    let before = db.store.stats();
+    let mut tasks = JoinSet::new();
+    for t in 0..TASKS {
+        let store = db.store.clone();
+        let target = conversations[t % CONVERSATIONS].id;
+        tasks.spawn(async move {
+            let mut acked = Vec::with_capacity(APPENDS);
+            for n in 0..APPENDS {
+                let id = format!("t{t}-n{n}");
+                let appended = store.append_activity(target, message(&id)).await.unwrap();
+                assert!(!appended.duplicate);
+                acked.push((id, appended.seq.0));
+            }
+            (target, acked)
+        });
+    }
+    let mut by_conversation: BTreeMap<ConversationId, BTreeMap<u64, String>> = BTreeMap::new();
+    for (target, acked) in tasks.join_all().await {
+        assert!(
+            acked.windows(2).all(|w| w[0].1 < w[1].1),
+            "one task's appends are ordered: {acked:?}"
+        );
+        let log = by_conversation.entry(target).or_default();
+        for (id, seq) in acked {
+            assert!(log.insert(seq, id).is_none(), "seq {seq} handed out twice in {target}");
+        }
+    }
+    let per_conversation = (TASKS / CONVERSATIONS * APPENDS) as u64;
+    for c in &conversations {
+        let acked = &by_conversation[&c.id];
+        assert_eq!(
+            acked.keys().copied().collect::<Vec<_>>(),
+            (1..=per_conversation).collect::<Vec<_>>(),
+            "gap-free 1..n"
+        );
+        let log = db.store.activities_after(c.id, Seq::ZERO, 10_000).await.unwrap();
+        let stored: BTreeMap<u64, String> = log.into_iter().map(|a| (a.seq.0, a.activity.id)).collect();
+        assert_eq!(&stored, acked, "the log holds exactly what was acknowledged");
+    }
+
+    let after = db.store.stats();
+    let appends = after.appends - before.appends;
+    let transactions = after.transactions - before.transactions;
+    assert_eq!(appends, (TASKS * APPENDS) as u64);
+    eprintln!(
+        "{} group commit: {appends} appends in {transactions} transactions ({:.1} appends per transaction, largest batch {})",
+        db.store.backend(),
+        appends as f64 / transactions as f64,
+        after.largest_batch
+    );
+    assert!(
+        transactions * 5 <= appends,
+        "group commit did not batch: {appends} appends took {transactions} transactions"
+    );
+}
+
+async fn activities_after_pages_through_the_log_in_seq_order(db: TestDb) {
+    let c = conversation("Contoso", 1);
+    stored(&db.store, &c).await;
+    let mut appended = Vec::new();
+    for i in 0..25u64 {
+        let roles = SenderRole::ALL;
+        let activity = NewActivity {
+            id: format!("act-{i}"),
+            kind: if i % 5 == 0 { "typing".into() } else { "message".into() },
+            sender_role: roles[i as usize % roles.len()],
+            sender_id: format!("sender-{}", i % 3),
+            visibility: if i % 4 == 0 {
+                Visibility::AgentsOnly
+            } else {
+                Visibility::Everyone
+            },
+            timestamp: Timestamp(1_700_000_000_000 + i as i64),
+            body: format!(r#"{{"text":"line {i} – ünïcödé"}}"#),
+        };
+        let a = db.store.append_activity(c.id, activity.clone()).await.unwrap();
+        appended.push(StoredActivity { seq: a.seq, activity });
+    }
+    let page1 = db.store.activities_after(c.id, Seq::ZERO, 10).await.unwrap();
+    let page2 = db
+        .store
+        .activities_after(c.id, page1.last().unwrap().seq, 10)
+        .await
+        .unwrap();
+    let page3 = db
+        .store
+        .activities_after(c.id, page2.last().unwrap().seq, 10)
+        .await
+        .unwrap();
+    assert_eq!(seqs(&page1), (1..=10).collect::<Vec<_>>());
+    assert_eq!(seqs(&page2), (11..=20).collect::<Vec<_>>());
+    assert_eq!(seqs(&page3), (21..=25).collect::<Vec<_>>());
+    assert_eq!([page1, page2, page3].concat(), appended, "every field round-trips");
+    assert_eq!(db.store.activities_after(c.id, Seq(25), 10).await.unwrap(), vec![]);
+    assert_eq!(
+        db.store.activities_after(c.id, Seq(u64::MAX), 10).await.unwrap(),
+        vec![]
+    );
+    assert_eq!(db.store.activities_after(c.id, Seq(3), 0).await.unwrap(), vec![]);
+}
+
+async fn activities_without_an_id_or_with_a_nul_character_are_refused(db: TestDb) {
+    let c = conversation("Contoso", 1);
+    stored(&db.store, &c).await;
+    let err = db.store.append_activity(c.id, message("")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid { what: "activity", .. }), "{err:?}");
+    let err = db.store.append_activity(c.id, message("nul\0id")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid { what: "activity", .. }), "{err:?}");
+    assert_eq!(
+        db.store.append_activity(c.id, message("fine")).await.unwrap().seq,
+        Seq(1),
+        "refusals took no seq"
+    );
+}
+
+async fn a_failing_append_does_not_fail_the_others_in_its_batch(db: TestDb) {
+    // A trigger makes the database itself refuse one activity, as an unforeseen constraint would.
+    let mut conn = AnyConnection::connect(&db.url).await.unwrap();
+    match db.store.backend() {
+        Backend::Sqlite => {
+            conn.execute(
+                "CREATE TRIGGER poison BEFORE INSERT ON activities WHEN NEW.activity_id = 'poison' \
+                 BEGIN SELECT RAISE(ABORT, 'poisoned activity'); END",
+            )
+            .await
+            .unwrap();
+        }
+        Backend::Postgres => {
+            conn.execute(
+                "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.activity_id = 'poison' THEN RAISE EXCEPTION 'poisoned activity'; END IF; RETURN NEW; END $$",
+            )
+            .await
+            .unwrap();
+            conn.execute("CREATE TRIGGER poison BEFORE INSERT ON activities FOR EACH ROW EXECUTE FUNCTION poison()")
+                .await
+                .unwrap();
+        }
+    }
+    conn.close().await.unwrap();
+
+    let c = conversation("Contoso", 1);
+    stored(&db.store, &c).await;
+    let mut tasks = JoinSet::new();
+    for i in 0..30 {
+        let store = db.store.clone();
+        let id = if i == 20 { "poison".to_owned() } else { format!("m{i}") };
+        tasks.spawn(async move { (id.clone(), store.append_activity(c.id, message(&id)).await) });
+    }
+    let mut good = Vec::new();
+    for (id, result) in tasks.join_all().await {
+        match (id.as_str(), result) {
+            ("poison", Err(StoreError::Database(e))) => assert!(e.to_string().contains("poisoned activity"), "{e}"),
+            ("poison", other) => panic!("the poisoned append should fail with a database error: {other:?}"),
+            (_, Ok(appended)) => good.push(appended.seq.0),
+            (id, Err(e)) => panic!("{id} failed along with the poisoned append: {e}"),
+        }
+    }
+    good.sort_unstable();
+    assert_eq!(good, (1..=29).collect::<Vec<_>>(), "the failure took no seq");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lifecycle
+
+async fn what_was_acknowledged_survives_close_and_reopen(db: TestDb) {
+    let mut c = conversation("Contoso", 1);
+    stored(&db.store, &c).await;
+    c.enqueue(queue("CreditCardQueue"), Timestamp(2)).unwrap();
+    db.store.update_conversation(&c, ConversationState::Open).await.unwrap();
+    let decision = RoutingDecision {
+        queue: queue("CreditCardQueue"),
+        rule: None,
+        trace: vec![],
+    };
+    db.store.record_routing(c.id, Timestamp(2), &decision).await.unwrap();
+    for i in 0..5 {
+        db.store.append_activity(c.id, message(&format!("m{i}"))).await.unwrap();
+    }
+    db.store.close().await;
+
+    let reopened = switchboard_store::open(&db.url).await.unwrap();
+    assert_eq!(reopened.get_conversation(c.id).await.unwrap(), Some(c.clone()));
+    assert_eq!(
+        reopened.routing_history(c.id).await.unwrap(),
+        vec![RoutingRecord {
+            at: Timestamp(2),
+            decision
+        }]
+    );
+    assert_eq!(
+        seqs(&reopened.activities_after(c.id, Seq::ZERO, 100).await.unwrap()),
+        vec![1, 2, 3, 4, 5]
+    );
+    assert_eq!(
+        reopened.append_activity(c.id, message("m2")).await.unwrap(),
+        Appended {
+            seq: Seq(3),
+            duplicate: true
+        }
+    );
+    assert_eq!(
+        reopened.append_activity(c.id, message("m5")).await.unwrap(),
+        Appended {
+            seq: Seq(6),
+            duplicate: false
+        }
+    );
+    reopened.close().await;
+}
+
+async fn opening_the_same_database_twice_runs_the_migrations_harmlessly(db: TestDb) {
+    let second = switchboard_store::open(&db.url).await.expect("open again");
+    let c = conversation("Contoso", 1);
+    stored(&db.store, &c).await;
+    assert_eq!(second.get_conversation(c.id).await.unwrap(), Some(c));
+    second.close().await;
+}
+
+async fn after_close_writes_and_reads_fail_as_closed(db: TestDb) {
+    let c = conversation("Contoso", 1);
+    stored(&db.store, &c).await;
+    db.store.close().await;
+    db.store.close().await;
+    assert!(matches!(
+        db.store.append_activity(c.id, message("late")).await,
+        Err(StoreError::Closed)
+    ));
+    assert!(matches!(
+        db.store.insert_conversation(&conversation("Contoso", 2)).await,
+        Err(StoreError::Closed)
+    ));
+    assert!(matches!(db.store.get_conversation(c.id).await, Err(StoreError::Closed)));
+    assert!(matches!(db.store.ping().await, Err(StoreError::Closed)));
+}
+
+async fn the_store_answers_ping(db: TestDb) {
+    db.store.ping().await.unwrap();
+}
+
+/// How many acknowledged appends the crash test waits for before it kills the writer process.
+const ACKS_BEFORE_KILL: usize = 300;
+const CRASH_URL_VAR: &str = "SWITCHBOARD_STORE_CRASH_URL";
+const CRASH_CONVERSATION_VAR: &str = "SWITCHBOARD_STORE_CRASH_CONVERSATION";
+
+async fn acknowledged_appends_survive_a_kill_9_of_the_process(db: TestDb) {
+    let c = conversation("Contoso", 1);
+    stored(&db.store, &c).await;
+    db.store.append_activity(c.id, message("before")).await.unwrap();
+
+    // A second process appends as fast as it can and prints each acknowledgement; kill it
+    // mid-flight (SIGKILL: no destructor, no flush, no graceful close).
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "helper_process_for_the_kill_9_test",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CRASH_URL_VAR, &db.url)
+        .env(CRASH_CONVERSATION_VAR, c.id.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let acked = tokio::task::spawn_blocking(move || {
+        let mut acked: Vec<(String, u64)> = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            if let Some(rest) = line.strip_prefix("ack ") {
+                let (id, seq) = rest.split_once(' ').unwrap();
+                acked.push((id.to_owned(), seq.parse().unwrap()));
+                if acked.len() >= ACKS_BEFORE_KILL {
+                    break;
+                }
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        acked
+    })
+    .await
+    .unwrap();
+    assert_eq!(acked.len(), ACKS_BEFORE_KILL, "the helper process stopped early");
+
+    // Restart: everything acknowledged is there, under the seq it was acknowledged with, and the
+    // log is gap-free from 1.
+    let reopened = switchboard_store::open(&db.url).await.unwrap();
+    let log = reopened.activities_after(c.id, Seq::ZERO, 100_000).await.unwrap();
+    assert_eq!(
+        seqs(&log),
+        (1..=log.len() as u64).collect::<Vec<_>>(),
+        "gap-free after the crash"
+    );
+    let stored: HashSet<(String, u64)> = log.iter().map(|a| (a.activity.id.clone(), a.seq.0)).collect();
+    for ack in &acked {
+        assert!(stored.contains(ack), "acknowledged {ack:?} was lost");
+    }
+    let next = reopened.append_activity(c.id, message("after-restart")).await.unwrap();
+    assert_eq!(
+        next,
+        Appended {
+            seq: Seq(log.len() as u64 + 1),
+            duplicate: false
+        }
+    );
+    eprintln!(
+        "{} kill -9: {} acknowledged, {} stored before the kill",
+        reopened.backend(),
+        acked.len(),
+        log.len()
+    );
+    reopened.close().await;
+}
+
+/// Not a test of its own: the process `acknowledged_appends_survive_a_kill_9_of_the_process`
+/// starts and kills. Without its environment variables it does nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helper_process_for_the_kill_9_test() {
+    let (Ok(url), Ok(conversation)) = (std::env::var(CRASH_URL_VAR), std::env::var(CRASH_CONVERSATION_VAR)) else {
+        return;
+    };
+    let conversation = ConversationId::parse(&conversation).unwrap();
+    let store = switchboard_store::open(&url).await.unwrap();
+    let mut tasks = JoinSet::new();
+    for t in 0..8 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            for n in 0.. {
+                let id = format!("crash-{t}-{n}");
+                let appended = store.append_activity(conversation, message(&id)).await.unwrap();
+                println!("ack {id} {}", appended.seq.0);
+            }
+        });
+    }
+    tasks.join_all().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backend-independent
+
+#[tokio::test]
+async fn unsupported_database_urls_are_refused_with_a_clear_error() {
+    for url in [
+        "mysql://root:secret@localhost/switchboard",
+        "nonsense",
+        "",
+        "http://localhost/db",
+    ] {
+        match switchboard_store::open(url).await {
+            Err(StoreError::InvalidUrl(message)) => {
+                assert!(
+                    message.contains("sqlite:") && message.contains("postgres://"),
+                    "{url}: {message}"
+                );
+                assert!(
+                    !message.contains("secret"),
+                    "the URL's password is not repeated: {message}"
+                );
+            }
+            Err(other) => panic!("{url}: expected InvalidUrl, got {other:?}"),
+            Ok(_) => panic!("{url}: opened"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_in_memory_sqlite_store_works_for_tests() {
+    let store = switchboard_store::open("sqlite::memory:").await.unwrap();
+    let c = conversation("Contoso", 1);
+    stored(&store, &c).await;
+    assert_eq!(store.append_activity(c.id, message("m1")).await.unwrap().seq, Seq(1));
+    assert_eq!(store.get_conversation(c.id).await.unwrap(), Some(c.clone()));
+    assert_eq!(
+        seqs(&store.activities_after(c.id, Seq::ZERO, 10).await.unwrap()),
+        vec![1]
+    );
+    store.close().await;
+}
+
+#[test]
+fn a_test_database_url_keeps_everything_but_the_database_name() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+        "postgres://postgres@127.0.0.1:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h/test?sslmode=disable", "x"),
+        "postgres://u:p@h/x?sslmode=disable"
+    );
+    assert_eq!(with_database("postgresql://h", "x"), "postgresql://h/x");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Instantiates each conformance test for every backend.
+macro_rules! conformance {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::run_sqlite(crate::$test).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::run_postgres(crate::$test).await;
+                }
+            )+
+        }
+    };
+}
+
+conformance!(
+    a_conversation_round_trips_every_field,
+    inserting_a_conversation_twice_is_a_conflict_and_keeps_the_first,
+    an_update_with_a_stale_expected_state_is_a_conflict_and_changes_nothing,
+    listing_filters_by_tenant_state_workstream_queue_and_owner_in_creation_order,
+    routing_history_round_trips_in_the_order_recorded,
+    appends_are_numbered_one_two_three_per_conversation_independently,
+    a_repeated_activity_id_is_stored_once_and_returns_its_original_seq,
+    an_append_to_an_unknown_conversation_is_not_found_while_its_batch_companions_succeed,
+    fifty_tasks_appending_to_ten_conversations_get_gap_free_seqs_in_few_transactions,
+    activities_after_pages_through_the_log_in_seq_order,
+    activities_without_an_id_or_with_a_nul_character_are_refused,
+    a_failing_append_does_not_fail_the_others_in_its_batch,
+    what_was_acknowledged_survives_close_and_reopen,
+    opening_the_same_database_twice_runs_the_migrations_harmlessly,
+    after_close_writes_and_reads_fail_as_closed,
+    the_store_answers_ping,
+    acknowledged_appends_survive_a_kill_9_of_the_process,
+);

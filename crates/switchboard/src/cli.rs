@@ -1,0 +1,139 @@
+//! The command line: `serve` and `check-config` (more commands arrive with later features).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config};
+use crate::server::{self, DEFAULT_DATABASE_URL, DEFAULT_LISTEN};
+use crate::telemetry::{self, LogFormat};
+
+/// Switchboard — an open-source engagement hub for customer service.
+///
+/// Bots answer customers first over the Bot Framework protocols; when they cannot finish, they
+/// escalate the conversation, with its transcript and context, through ordered routing rules to
+/// queues of human agents. One TOML file describes the tenant: bots, agents, queues, workstreams,
+/// context variables and rules (see docs/configuration.md).
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Log line format (logs go to stderr; filter with RUST_LOG, e.g. RUST_LOG=debug).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "SWITCHBOARD_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the hub: HTTP on --listen, with /healthz, /readyz and /metrics.
+    ///
+    /// Without --config the built-in sample configuration is used (the reference document's
+    /// ChatWorkStream with BotQueue, CreditCardQueue and HomeLoanQueue, a demo bot and demo
+    /// agents). Without --database-url the hub keeps its data in SQLite at
+    /// ./data/switchboard.db. Stops gracefully on SIGINT or SIGTERM.
+    ///
+    /// Example: switchboard serve --config config/sample.toml --listen 0.0.0.0:8080
+    Serve {
+        /// Configuration file (TOML). Default: the built-in sample.
+        #[arg(long, short, env = "SWITCHBOARD_CONFIG")]
+        config: Option<PathBuf>,
+        /// Address to listen on [default: the file's server.listen, else 127.0.0.1:8080].
+        #[arg(long, short, env = "SWITCHBOARD_LISTEN")]
+        listen: Option<String>,
+        /// Database: sqlite://PATH or postgres://USER@HOST:PORT/DB [default: the file's
+        /// server.database_url, else sqlite://data/switchboard.db].
+        #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
+        database_url: Option<String>,
+    },
+    /// Check a configuration file; print `ok`, or every error as FILE:LINE:COLUMN with how to
+    /// fix it, and exit non-zero.
+    ///
+    /// Example: switchboard check-config config/sample.toml
+    CheckConfig {
+        /// The configuration file to check.
+        file: PathBuf,
+    },
+}
+
+/// Runs the parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::CheckConfig { file } => check_config(&file),
+        Command::Serve {
+            config,
+            listen,
+            database_url,
+        } => {
+            telemetry::init(cli.log_format);
+            serve(config, listen, database_url)
+        }
+    }
+}
+
+fn read_config(file: Option<&PathBuf>) -> Result<Config, String> {
+    match file {
+        None => config::load(config::SAMPLE_NAME, config::SAMPLE).map_err(|e| e.to_string()),
+        Some(path) => {
+            let name = path.display().to_string();
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{name}: cannot read the configuration: {e}"))?;
+            config::load(&name, &text).map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn check_config(file: &PathBuf) -> ExitCode {
+    match read_config(Some(file)) {
+        Ok(_) => {
+            println!("ok");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config_file: Option<PathBuf>, listen: Option<String>, database_url: Option<String>) -> ExitCode {
+    let config = match read_config(config_file.as_ref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listen = listen
+        .or_else(|| config.server.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let database_url = database_url
+        .or_else(|| config.server.database_url.clone())
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        server::run(listener, config, &database_url, server::shutdown_signal())
+            .await
+            .map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "switchboard stopped");
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

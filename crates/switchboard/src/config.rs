@@ -1,0 +1,929 @@
+//! The configuration file: one TOML document describing the tenant, its bots, agents, queues and
+//! workstreams with their context variables and routing rules.
+//!
+//! Loading happens in two passes. The first deserializes into `Raw*` structs that keep the byte
+//! span of every value an error might point at (unknown keys, wrong types and missing keys are
+//! reported by the TOML parser with its own span). The second turns them into domain types —
+//! names, endpoints and rule conditions are parsed there — and hands the result to
+//! [`Tenant::new`], whose referential checks come back as typed errors that are mapped to the
+//! span of the offending value. Every problem is collected, so one run of `check-config` shows
+//! them all, each as `file:line:column: what is wrong` followed by how to fix it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::Range;
+use std::time::Duration;
+
+use domain::context::{ContextDefs, ContextVarDef, ContextVarName, VarType};
+use domain::names::{QueueName, RuleName, TenantName, UserName, WorkstreamName};
+use domain::presence::Presence;
+use domain::queue::{AssignmentMethod, Queue};
+use domain::rules::{Rule, parse_condition};
+use domain::tenant::{QueueRef, Tenant, TenantError};
+use domain::user::{BotProfile, Capacity, DisplayName, Endpoint, Role, User, UserKind};
+use domain::workstream::{CapacityRelease, Channel, DistributionMode, Timers, Workstream};
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The sample configuration, built into the binary: `serve` uses it when given no file.
+pub const SAMPLE: &str = include_str!("../../../config/sample.toml");
+/// How the embedded sample is named in messages.
+pub const SAMPLE_NAME: &str = "config/sample.toml (built in)";
+
+/// A loaded, checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub tenant: Tenant,
+    pub server: ServerSettings,
+}
+
+/// Server settings a configuration file may give; command-line flags override them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// Address to listen on, e.g. `127.0.0.1:8080`.
+    pub listen: Option<String>,
+    /// Database URL, e.g. `sqlite://data/switchboard.db` or `postgres://…`.
+    pub database_url: Option<String>,
+    /// The base URL bots and clients use to reach the hub (the Bot Framework `serviceUrl`).
+    pub public_url: Option<String>,
+}
+
+/// One problem in a configuration file, with where it is and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Byte range in the file.
+    pub span: Range<usize>,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+/// Every problem found in a configuration file.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigErrors {
+    /// The file's name as given by the user.
+    pub file: String,
+    source_text: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl ConfigErrors {
+    /// The 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        line_col(&self.source_text, offset)
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            let (line, col) = self.line_col(d.span.start);
+            writeln!(f, "{}:{line}:{col}: error: {}", self.file, d.message)?;
+            if let Some(text) = self.source_text.lines().nth(line - 1) {
+                let width = self.source_text[d.span.clone()]
+                    .lines()
+                    .next()
+                    .map_or(1, |l| l.chars().count().max(1));
+                writeln!(f, "  {line:>4} | {text}")?;
+                writeln!(
+                    f,
+                    "       | {}{}",
+                    " ".repeat(col - 1),
+                    "^".repeat(width.min(text.chars().count().saturating_sub(col - 1).max(1)))
+                )?;
+            }
+            if let Some(help) = &d.help {
+                writeln!(f, "  help: {help}")?;
+            }
+        }
+        write!(
+            f,
+            "{} error{} in {}",
+            self.diagnostics.len(),
+            if self.diagnostics.len() == 1 { "" } else { "s" },
+            self.file
+        )
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, text[line_start..offset].chars().count() + 1)
+}
+
+/// Reads and checks the configuration in `text`; `file` names it in messages.
+pub fn load(file: &str, text: &str) -> Result<Config, ConfigErrors> {
+    let fail = |diagnostics| ConfigErrors {
+        file: file.to_owned(),
+        source_text: text.to_owned(),
+        diagnostics,
+    };
+    let raw: RawConfig = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            let message = e.message().trim_end().to_owned();
+            let help = toml_help(&message);
+            return Err(fail(vec![Diagnostic { span, message, help }]));
+        }
+    };
+    let mut b = Builder {
+        text,
+        diags: Vec::new(),
+        dropped_users: BTreeSet::new(),
+        dropped_queues: BTreeSet::new(),
+    };
+    let config = b.build(raw);
+    match config {
+        Some(c) if b.diags.is_empty() => Ok(c),
+        _ => {
+            let mut diags = b.diags;
+            diags.sort_by_key(|d| d.span.start);
+            Err(fail(diags))
+        }
+    }
+}
+
+fn toml_help(message: &str) -> Option<String> {
+    if message.starts_with("unknown field") {
+        Some("remove the key or fix its spelling; docs/configuration.md lists every key".into())
+    } else if message.starts_with("missing field") {
+        Some("add the key; docs/configuration.md says what it means".into())
+    } else {
+        None
+    }
+}
+
+// ---- raw shapes, as written in the file ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    tenant: Option<RawTenant>,
+    server: Option<RawServer>,
+    #[serde(default)]
+    bots: Vec<RawBot>,
+    #[serde(default)]
+    agents: Vec<RawAgent>,
+    #[serde(default)]
+    queues: Vec<RawQueue>,
+    #[serde(default)]
+    workstreams: Vec<RawWorkstream>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    name: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBot {
+    name: Spanned<String>,
+    display_name: Option<Spanned<String>>,
+    app_id: Option<Spanned<String>>,
+    endpoint: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgent {
+    name: Spanned<String>,
+    display_name: Option<Spanned<String>>,
+    role: Option<Spanned<String>>,
+    capacity: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueue {
+    name: Spanned<String>,
+    #[serde(default)]
+    members: Vec<Spanned<String>>,
+    method: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkstream {
+    name: Spanned<String>,
+    channel: Option<Spanned<String>>,
+    mode: Option<Spanned<String>>,
+    fallback_queue: Option<Spanned<String>>,
+    capacity: Option<Spanned<u32>>,
+    capacity_release: Option<Spanned<String>>,
+    allowed_presences: Option<Spanned<Vec<Spanned<String>>>>,
+    auto_accept: Option<bool>,
+    #[serde(default)]
+    variables: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    rules: Vec<RawRule>,
+    timers: Option<RawTimers>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    name: Spanned<String>,
+    condition: Spanned<String>,
+    queue: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTimers {
+    customer_inactivity: Option<Spanned<RawDuration>>,
+    wrap_up: Option<Spanned<RawDuration>>,
+    offer_timeout: Option<Spanned<RawDuration>>,
+    agent_reconnect_grace: Option<Spanned<RawDuration>>,
+}
+
+/// A duration: whole seconds, or text like `"90s"`, `"10m"`, `"1h"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawDuration {
+    Seconds(u64),
+    Text(String),
+}
+
+// ---- second pass ----
+
+/// Where each named thing was written, to point errors at it.
+#[derive(Default)]
+struct Spans {
+    users: BTreeMap<String, Vec<Range<usize>>>,
+    queues: BTreeMap<String, Vec<Range<usize>>>,
+    members: BTreeMap<(String, String), Vec<Range<usize>>>,
+    workstreams: BTreeMap<String, Vec<Range<usize>>>,
+    ws_mode: BTreeMap<String, Range<usize>>,
+    ws_channel: BTreeMap<String, Range<usize>>,
+    ws_capacity: BTreeMap<String, Range<usize>>,
+    ws_presences: BTreeMap<String, Range<usize>>,
+    fallback: BTreeMap<String, Range<usize>>,
+    rules: BTreeMap<(String, String), Vec<Range<usize>>>,
+    rule_queue: BTreeMap<(String, String), Range<usize>>,
+    rule_condition: BTreeMap<(String, String), Range<usize>>,
+}
+
+struct Builder<'a> {
+    text: &'a str,
+    diags: Vec<Diagnostic>,
+    /// Users and queues left out of the model because they were already reported as invalid;
+    /// references to them are not reported a second time as "not defined".
+    dropped_users: BTreeSet<String>,
+    dropped_queues: BTreeSet<String>,
+}
+
+impl Builder<'_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>, help: impl Into<Option<String>>) {
+        self.diags.push(Diagnostic {
+            span,
+            message: message.into(),
+            help: help.into(),
+        });
+    }
+
+    fn name<T>(
+        &mut self,
+        raw: &Spanned<String>,
+        what: &str,
+        parse: impl Fn(String) -> Result<T, domain::names::NameError>,
+    ) -> Option<T> {
+        match parse(raw.get_ref().clone()) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error(raw.span(), format!("invalid {what} `{}`: {e}", raw.get_ref()), None);
+                None
+            }
+        }
+    }
+
+    fn enum_value<T: std::str::FromStr<Err = domain::UnknownVariant>>(
+        &mut self,
+        raw: &Option<Spanned<String>>,
+        default: T,
+    ) -> T {
+        let Some(raw) = raw else { return default };
+        match raw.get_ref().parse() {
+            Ok(v) => v,
+            Err(e) => {
+                let help = format!("use one of: {}", e.expected.join(", "));
+                self.error(raw.span(), e.to_string(), help);
+                default
+            }
+        }
+    }
+
+    fn build(&mut self, raw: RawConfig) -> Option<Config> {
+        let mut spans = Spans::default();
+        let tenant_name = match &raw.tenant {
+            Some(t) => self.name(&t.name, "tenant name", TenantName::new),
+            None => TenantName::new("Default").ok(),
+        };
+        let server = raw
+            .server
+            .map(|s| ServerSettings {
+                listen: s.listen,
+                database_url: s.database_url,
+                public_url: s.public_url,
+            })
+            .unwrap_or_default();
+
+        let mut users = Vec::new();
+        for bot in &raw.bots {
+            spans
+                .users
+                .entry(bot.name.get_ref().clone())
+                .or_default()
+                .push(bot.name.span());
+            let app_id = bot.app_id.as_ref().map_or(String::new(), |a| a.get_ref().clone());
+            let name = self.name(&bot.name, "bot name", UserName::new);
+            let display = self.display_name(&bot.display_name, &bot.name);
+            let endpoint = match Endpoint::parse(bot.endpoint.get_ref()) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    self.error(bot.endpoint.span(), format!("invalid bot endpoint: {e}"), Some("write the bot's messaging endpoint as an absolute URL, e.g. \"http://127.0.0.1:3978/api/messages\"".into()));
+                    None
+                }
+            };
+            if let (Some(name), Some(display_name), Some(endpoint)) = (name, display, endpoint) {
+                users.push(User {
+                    name,
+                    display_name,
+                    kind: UserKind::Bot(BotProfile { app_id, endpoint }),
+                });
+            } else {
+                self.dropped_users.insert(bot.name.get_ref().clone());
+            }
+        }
+        for agent in &raw.agents {
+            spans
+                .users
+                .entry(agent.name.get_ref().clone())
+                .or_default()
+                .push(agent.name.span());
+            let name = self.name(&agent.name, "agent name", UserName::new);
+            let display = self.display_name(&agent.display_name, &agent.name);
+            let role = self.enum_value(&agent.role, Role::Agent);
+            let capacity = Capacity(agent.capacity.unwrap_or(DEFAULT_AGENT_CAPACITY));
+            if let (Some(name), Some(display_name)) = (name, display) {
+                users.push(User {
+                    name,
+                    display_name,
+                    kind: UserKind::Human { role, capacity },
+                });
+            } else {
+                self.dropped_users.insert(agent.name.get_ref().clone());
+            }
+        }
+
+        let mut queues = Vec::new();
+        for q in &raw.queues {
+            spans
+                .queues
+                .entry(q.name.get_ref().clone())
+                .or_default()
+                .push(q.name.span());
+            let name = self.name(&q.name, "queue name", QueueName::new);
+            let method = self.enum_value(&q.method, AssignmentMethod::HighestCapacity);
+            let mut members = Vec::new();
+            for m in &q.members {
+                spans
+                    .members
+                    .entry((q.name.get_ref().clone(), m.get_ref().clone()))
+                    .or_default()
+                    .push(m.span());
+                members.extend(self.name(m, "member name", UserName::new));
+            }
+            if let Some(name) = name {
+                queues.push(Queue { name, members, method });
+            } else {
+                self.dropped_queues.insert(q.name.get_ref().clone());
+            }
+        }
+
+        let mut workstreams = Vec::new();
+        for ws in &raw.workstreams {
+            if let Some(w) = self.workstream(ws, &mut spans) {
+                workstreams.push(w);
+            }
+        }
+
+        // The referential checks run even when some items were refused above (they are left out
+        // of the model), so one run reports every problem; references to refused items are
+        // skipped, as those were already reported.
+        let tenant_name = tenant_name?;
+        match Tenant::new(tenant_name, users, queues, workstreams) {
+            Ok(tenant) => Some(Config { tenant, server }),
+            Err(errors) => {
+                for e in errors {
+                    let already_reported = match &e {
+                        TenantError::UnknownMember { member, .. } => self.dropped_users.contains(member.as_str()),
+                        TenantError::UnknownQueue { queue, .. } => self.dropped_queues.contains(queue.as_str()),
+                        _ => false,
+                    };
+                    if already_reported {
+                        continue;
+                    }
+                    let span = self.span_of(&e, &spans);
+                    let help = e.help();
+                    self.error(span, e.to_string(), help);
+                }
+                None
+            }
+        }
+    }
+
+    fn display_name(&mut self, raw: &Option<Spanned<String>>, name: &Spanned<String>) -> Option<DisplayName> {
+        let source = raw.as_ref().unwrap_or(name);
+        match DisplayName::new(source.get_ref().clone()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error(source.span(), format!("invalid display name: {e}"), None);
+                None
+            }
+        }
+    }
+
+    fn workstream(&mut self, ws: &RawWorkstream, spans: &mut Spans) -> Option<Workstream> {
+        let key = ws.name.get_ref().clone();
+        spans.workstreams.entry(key.clone()).or_default().push(ws.name.span());
+        let name = self.name(&ws.name, "workstream name", WorkstreamName::new);
+        let channel = self.enum_value(&ws.channel, Channel::Chat);
+        let mode = self.enum_value(&ws.mode, DistributionMode::Push);
+        if let Some(m) = &ws.mode {
+            spans.ws_mode.insert(key.clone(), m.span());
+        }
+        spans
+            .ws_channel
+            .insert(key.clone(), ws.channel.as_ref().map_or(ws.name.span(), Spanned::span));
+        spans
+            .ws_capacity
+            .insert(key.clone(), ws.capacity.as_ref().map_or(ws.name.span(), Spanned::span));
+        spans.ws_presences.insert(
+            key.clone(),
+            ws.allowed_presences.as_ref().map_or(ws.name.span(), Spanned::span),
+        );
+        let capacity_release = self.enum_value(&ws.capacity_release, CapacityRelease::AtClose);
+
+        let mut variables = Vec::new();
+        for (var, kind) in &ws.variables {
+            let kind = self.enum_value(&Some(kind.clone()), VarType::Text);
+            match ContextVarName::new(var.get_ref().clone()) {
+                Ok(name) => variables.push(ContextVarDef { name, kind }),
+                Err(e) => self.error(
+                    var.span(),
+                    format!("invalid context variable name `{}`: {e}", var.get_ref()),
+                    None,
+                ),
+            }
+        }
+
+        let fallback = match &ws.fallback_queue {
+            Some(f) => {
+                spans.fallback.insert(key.clone(), f.span());
+                self.name(f, "queue name", QueueName::new)
+            }
+            None => {
+                self.error(
+                    ws.name.span(),
+                    format!("workstream `{key}` has no fallback queue"),
+                    Some("add `fallback_queue = \"<queue>\"`: conversations that match no rule go there".into()),
+                );
+                None
+            }
+        };
+
+        let mut rules = Vec::new();
+        for r in &ws.rules {
+            let rk = (key.clone(), r.name.get_ref().clone());
+            spans.rules.entry(rk.clone()).or_default().push(r.name.span());
+            spans.rule_queue.insert(rk.clone(), r.queue.span());
+            spans.rule_condition.insert(rk, r.condition.span());
+            let rule_name = self.name(&r.name, "rule name", RuleName::new);
+            let queue = self.name(&r.queue, "queue name", QueueName::new);
+            let condition = match parse_condition(r.condition.get_ref()) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    let span = self.map_into_string(&r.condition, e.span.start..e.span.end);
+                    self.error(
+                        span,
+                        format!("rule `{}`: {}", r.name.get_ref(), e.message),
+                        e.help.clone(),
+                    );
+                    None
+                }
+            };
+            if let (Some(name), Some(queue), Some(condition)) = (rule_name, queue, condition) {
+                rules.push(Rule { name, condition, queue });
+            }
+        }
+
+        let mut allowed_presences = Vec::new();
+        match &ws.allowed_presences {
+            Some(list) => {
+                for p in list.get_ref() {
+                    allowed_presences.push(self.enum_value(&Some(p.clone()), Presence::Available));
+                }
+            }
+            None => allowed_presences.extend(Presence::DEFAULT_ALLOWED),
+        }
+
+        let timers = self.timers(ws.timers.as_ref());
+        let capacity = Capacity(ws.capacity.as_ref().map_or(1, |c| *c.get_ref()));
+        Some(Workstream {
+            name: name?,
+            channel,
+            mode,
+            variables: ContextDefs::new(variables),
+            rules,
+            fallback_queue: fallback?,
+            capacity,
+            capacity_release,
+            allowed_presences,
+            auto_accept: ws.auto_accept.unwrap_or(false),
+            timers,
+        })
+    }
+
+    fn timers(&mut self, raw: Option<&RawTimers>) -> Timers {
+        let mut t = Timers::default();
+        let Some(raw) = raw else { return t };
+        for (slot, value) in [
+            (&mut t.customer_inactivity, &raw.customer_inactivity),
+            (&mut t.wrap_up, &raw.wrap_up),
+            (&mut t.offer_timeout, &raw.offer_timeout),
+            (&mut t.agent_reconnect_grace, &raw.agent_reconnect_grace),
+        ] {
+            if let Some(v) = value {
+                match parse_duration(v.get_ref()) {
+                    Ok(d) => *slot = d,
+                    Err(msg) => self.diags.push(Diagnostic {
+                        span: v.span(),
+                        message: msg,
+                        help: Some("write whole seconds (90) or a number with a unit: \"90s\", \"10m\", \"1h\"".into()),
+                    }),
+                }
+            }
+        }
+        t
+    }
+
+    /// Maps a byte range inside a string value's *decoded* text to a range in the file.
+    fn map_into_string(&self, value: &Spanned<String>, inner: Range<usize>) -> Range<usize> {
+        let span = value.span();
+        let raw = &self.text[span.clone()];
+        let map = |offset: usize| span.start + decoded_to_raw_offset(raw, offset).unwrap_or(0);
+        map(inner.start)..map(inner.end).max(map(inner.start) + 1)
+    }
+
+    fn span_of(&self, e: &TenantError, s: &Spans) -> Range<usize> {
+        let nth = |m: &BTreeMap<String, Vec<Range<usize>>>, k: &str, n: usize| {
+            m.get(k).and_then(|v| v.get(n).or(v.first()).cloned())
+        };
+        let ws_place = |ws: &WorkstreamName, place: &QueueRef| match place {
+            QueueRef::Fallback => s.fallback.get(ws.as_str()).cloned(),
+            QueueRef::Rule(r) => s.rule_queue.get(&(ws.to_string(), r.to_string())).cloned(),
+        };
+        let span = match e {
+            TenantError::DuplicateUser(u) => nth(&s.users, u.as_str(), 1),
+            TenantError::DuplicateAppId { bot, .. } => nth(&s.users, bot.as_str(), 0),
+            TenantError::DuplicateQueue(q) => nth(&s.queues, q.as_str(), 1),
+            TenantError::DuplicateMember { queue, member } => s
+                .members
+                .get(&(queue.to_string(), member.to_string()))
+                .and_then(|v| v.get(1).cloned()),
+            TenantError::UnknownMember { queue, member } => s
+                .members
+                .get(&(queue.to_string(), member.to_string()))
+                .and_then(|v| v.first().cloned()),
+            TenantError::DuplicateWorkstream(w) => nth(&s.workstreams, w.as_str(), 1),
+            TenantError::DuplicateRule { workstream, rule } => s
+                .rules
+                .get(&(workstream.to_string(), rule.to_string()))
+                .and_then(|v| v.get(1).cloned()),
+            TenantError::UnknownQueue { workstream, place, .. }
+            | TenantError::BotInPickWorkstream { workstream, place, .. } => {
+                let at = ws_place(workstream, place);
+                if matches!(e, TenantError::BotInPickWorkstream { .. }) {
+                    s.ws_mode.get(workstream.as_str()).cloned().or(at)
+                } else {
+                    at
+                }
+            }
+            TenantError::Condition {
+                workstream,
+                rule,
+                error,
+            } => {
+                let key = (workstream.to_string(), rule.to_string());
+                s.rule_condition.get(&key).map(|span| {
+                    let raw = &self.text[span.clone()];
+                    let map = |o: usize| span.start + decoded_to_raw_offset(raw, o).unwrap_or(0);
+                    map(error.span.start)..map(error.span.end).max(map(error.span.start) + 1)
+                })
+            }
+            TenantError::VoiceMustBePush(w) => s.ws_mode.get(w.as_str()).or(s.ws_channel.get(w.as_str())).cloned(),
+            TenantError::ZeroCapacity(w) => s.ws_capacity.get(w.as_str()).cloned(),
+            TenantError::NoAllowedPresence(w) => s.ws_presences.get(w.as_str()).cloned(),
+        };
+        span.unwrap_or(0..0)
+    }
+}
+
+/// Agents' capacity when the file does not say.
+pub const DEFAULT_AGENT_CAPACITY: u32 = 10;
+
+/// Parses `90`, `"90s"`, `"10m"`, `"1h"`, `"500ms"`.
+fn parse_duration(raw: &RawDuration) -> Result<Duration, String> {
+    let text = match raw {
+        RawDuration::Seconds(s) => return Ok(Duration::from_secs(*s)),
+        RawDuration::Text(t) => t.trim(),
+    };
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| format!("`{text}` is not a duration"))?;
+    let factor_ms = match unit.trim() {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        other => return Err(format!("`{other}` is not a duration unit in `{text}`")),
+    };
+    Ok(Duration::from_millis(n.saturating_mul(factor_ms)))
+}
+
+/// For a TOML string token `raw` (with its quotes), the offset within `raw` of the byte at
+/// `decoded` in the string's value. Escapes in basic strings are accounted for, so an error
+/// inside a condition points at the right column whichever quoting the file uses.
+fn decoded_to_raw_offset(raw: &str, decoded: usize) -> Option<usize> {
+    let (open, basic) = if raw.starts_with("\"\"\"") {
+        (3, true)
+    } else if raw.starts_with("'''") {
+        (3, false)
+    } else if raw.starts_with('"') {
+        (1, true)
+    } else if raw.starts_with('\'') {
+        (1, false)
+    } else {
+        return None;
+    };
+    let mut i = open;
+    // A newline right after a multi-line opening delimiter is not part of the value.
+    if open == 3 {
+        if raw[i..].starts_with("\r\n") {
+            i += 2;
+        } else if raw[i..].starts_with('\n') {
+            i += 1;
+        }
+    }
+    let bytes = raw.as_bytes();
+    let mut d = 0;
+    while d < decoded && i < raw.len() {
+        if basic && bytes[i] == b'\\' {
+            let (raw_len, value_len) = match bytes.get(i + 1) {
+                Some(b'u') => (6, char_len_of_escape(&raw[i + 2..(i + 6).min(raw.len())])),
+                Some(b'U') => (10, char_len_of_escape(&raw[i + 2..(i + 10).min(raw.len())])),
+                _ => (2, 1),
+            };
+            i += raw_len;
+            d += value_len;
+        } else {
+            let ch = raw[i..].chars().next()?;
+            i += ch.len_utf8();
+            d += ch.len_utf8();
+        }
+    }
+    Some(i.min(raw.len()))
+}
+
+fn char_len_of_escape(hex: &str) -> usize {
+    u32::from_str_radix(hex, 16)
+        .ok()
+        .and_then(char::from_u32)
+        .map_or(1, char::len_utf8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> ConfigErrors {
+        load("test.toml", text).expect_err("the configuration should be refused")
+    }
+
+    #[test]
+    fn the_built_in_sample_configuration_is_valid() {
+        let config = load(SAMPLE_NAME, SAMPLE).unwrap_or_else(|e| panic!("{e}"));
+        let ws = config.tenant.workstream("ChatWorkStream").unwrap();
+        let names: Vec<_> = ws.rules.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["BotRule", "CreditCardRule", "HomeLoanRule"]);
+        assert!(config.tenant.queue("BotQueue").is_some());
+    }
+
+    #[test]
+    fn offsets_inside_strings_account_for_quotes_and_escapes() {
+        assert_eq!(decoded_to_raw_offset("'abc'", 1), Some(2));
+        assert_eq!(decoded_to_raw_offset(r#""a\"b""#, 2), Some(4));
+        assert_eq!(decoded_to_raw_offset("\"\"\"\nab\"\"\"", 1), Some(5));
+        assert_eq!(decoded_to_raw_offset(r#""\u00e9x""#, 2), Some(7));
+    }
+
+    #[test]
+    fn durations_take_seconds_or_a_unit() {
+        assert_eq!(
+            parse_duration(&RawDuration::Seconds(90)).unwrap(),
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            parse_duration(&RawDuration::Text("10m".into())).unwrap(),
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            parse_duration(&RawDuration::Text("250ms".into())).unwrap(),
+            Duration::from_millis(250)
+        );
+        assert!(parse_duration(&RawDuration::Text("soon".into())).is_err());
+        assert!(parse_duration(&RawDuration::Text("5 days".into())).is_err());
+    }
+
+    const BASE: &str = r#"
+[tenant]
+name = "Contoso"
+
+[[bots]]
+name = "DemoBot"
+endpoint = "http://127.0.0.1:3978/api/messages"
+
+[[agents]]
+name = "alice"
+
+[[queues]]
+name = "BotQueue"
+members = ["DemoBot"]
+
+[[queues]]
+name = "AgentQueue"
+members = ["alice"]
+
+[[workstreams]]
+name = "Chat"
+fallback_queue = "AgentQueue"
+variables = { Topic = "text", Amount = "number" }
+
+[[workstreams.rules]]
+name = "BotRule"
+condition = 'Topic does not contain data'
+queue = "BotQueue"
+"#;
+
+    #[test]
+    fn a_minimal_configuration_gets_documented_defaults() {
+        let config = load("test.toml", BASE).unwrap_or_else(|e| panic!("{e}"));
+        let ws = config.tenant.workstream("Chat").unwrap();
+        assert_eq!(
+            (ws.channel, ws.mode, ws.capacity, ws.capacity_release),
+            (
+                Channel::Chat,
+                DistributionMode::Push,
+                Capacity(1),
+                CapacityRelease::AtClose
+            )
+        );
+        assert_eq!(ws.allowed_presences, Presence::DEFAULT_ALLOWED);
+        assert_eq!(ws.timers, Timers::default());
+        let alice = config.tenant.user("alice").unwrap();
+        assert_eq!(alice.display_name.as_str(), "alice");
+        assert_eq!(
+            alice.kind,
+            UserKind::Human {
+                role: Role::Agent,
+                capacity: Capacity(DEFAULT_AGENT_CAPACITY)
+            }
+        );
+    }
+
+    #[test]
+    fn a_rule_pointing_to_a_missing_queue_names_the_file_line_and_queue() {
+        let text = BASE.replace("queue = \"BotQueue\"", "queue = \"NoSuchQueue\"");
+        let e = errors(&text);
+        let shown = e.to_string();
+        let line = text.lines().position(|l| l.contains("NoSuchQueue")).unwrap() + 1;
+        assert!(shown.starts_with(&format!("test.toml:{line}:9: error:")), "{shown}");
+        assert!(shown.contains("NoSuchQueue"), "{shown}");
+        assert!(shown.contains("help: define the queue"), "{shown}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_its_own_place() {
+        let text = BASE
+            .replace("members = [\"alice\"]", "members = [\"alice\", \"bob\"]")
+            .replace("name = \"AgentQueue\"", "name = \"BotQueue\"")
+            .replace(
+                "fallback_queue = \"AgentQueue\"",
+                "fallback_queue = \"AgentQueue\"\nmode = \"pick\"",
+            );
+        let e = errors(&text);
+        let messages: Vec<_> = e.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert!(messages.iter().any(|m| m.contains("member `bob`")), "{messages:?}");
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("queue `BotQueue` is defined more than once")),
+            "{messages:?}"
+        );
+        assert!(messages.iter().any(|m| m.contains("pick workstream")), "{messages:?}");
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("`AgentQueue`, which is not defined")),
+            "{messages:?}"
+        );
+        let bob = text.find("\"bob\"").unwrap();
+        assert!(e.diagnostics.iter().any(|d| d.span.start == bob));
+    }
+
+    #[test]
+    fn condition_errors_point_inside_the_condition() {
+        let text = BASE.replace("'Topic does not contain data'", "'Topic equal \"x\"'");
+        let e = errors(&text);
+        let d = &e.diagnostics[0];
+        assert_eq!(d.span.start, text.find("equal \"x\"").unwrap(), "{e}");
+
+        let text = BASE.replace("'Topic does not contain data'", "'Amount > 3 and Topc equals \"x\"'");
+        let e = errors(&text);
+        assert_eq!(e.diagnostics[0].span.start, text.find("Topc").unwrap(), "{e}");
+        assert!(e.diagnostics[0].message.contains("Topc"), "{e}");
+
+        let text = BASE.replace("'Topic does not contain data'", "'Topic > 3'");
+        let e = errors(&text);
+        assert!(e.diagnostics[0].message.contains("Topic"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_reported_by_position() {
+        let text = BASE.replace("fallback_queue", "fallback_queu");
+        let e = errors(&text);
+        assert!(
+            e.diagnostics[0].message.contains("unknown field `fallback_queu`"),
+            "{e}"
+        );
+        let (line, _) = e.line_col(e.diagnostics[0].span.start);
+        assert_eq!(
+            line,
+            text.lines().position(|l| l.contains("fallback_queu")).unwrap() + 1
+        );
+
+        let text = BASE.replace(
+            "[[agents]]\nname = \"alice\"",
+            "[[agents]]\nname = \"alice\"\nrole = \"boss\"",
+        );
+        let e = errors(&text);
+        assert!(e.to_string().contains("use one of: agent, supervisor, admin"), "{e}");
+
+        let text = BASE.replace("http://127.0.0.1:3978/api/messages", "localhost:3978");
+        assert!(errors(&text).to_string().contains("invalid bot endpoint"));
+    }
+
+    #[test]
+    fn a_syntax_error_does_not_hide_other_errors_nor_add_follow_on_noise() {
+        let text = BASE
+            .replace("'Topic does not contain data'", "'Topic equal \"x\"'")
+            .replace("fallback_queue = \"AgentQueue\"", "fallback_queue = \"NoQueue\"")
+            .replace("http://127.0.0.1:3978/api/messages", "not a url");
+        let e = errors(&text);
+        let messages: Vec<_> = e.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(messages.len(), 3, "{e}");
+        assert!(messages.iter().any(|m| m.contains("expected an operator")), "{e}");
+        assert!(
+            messages.iter().any(|m| m.contains("`NoQueue`, which is not defined")),
+            "{e}"
+        );
+        assert!(messages.iter().any(|m| m.contains("invalid bot endpoint")), "{e}");
+        assert!(
+            !messages.iter().any(|m| m.contains("member `DemoBot`")),
+            "the refused bot is not reported again: {e}"
+        );
+    }
+
+    #[test]
+    fn a_workstream_without_a_fallback_queue_is_refused() {
+        let text = BASE.replace("fallback_queue = \"AgentQueue\"\n", "");
+        let e = errors(&text);
+        assert!(e.to_string().contains("has no fallback queue"), "{e}");
+    }
+}

@@ -1,0 +1,8 @@
+//! The `switchboard` program as a library: configuration loading, tracing setup, wiring the
+//! store, engine and HTTP layers together, and the server's lifecycle. `main.rs` only parses the
+//! command line; integration tests call [`server::run`] directly on a port-0 listener.
+
+pub mod cli;
+pub mod config;
+pub mod server;
+pub mod telemetry;

@@ -1,0 +1,138 @@
+//! The `switchboard` binary as a user runs it.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+fn sample_path() -> String {
+    format!("{}/../../config/sample.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn check_config_prints_ok_for_the_sample() {
+    let out = Command::new(BIN)
+        .args(["check-config", &sample_path()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
+}
+
+#[test]
+fn check_config_names_the_file_line_and_missing_queue() {
+    let dir = temp_dir("broken");
+    let text = std::fs::read_to_string(sample_path())
+        .unwrap()
+        .replace("queue = \"CreditCardQueue\"", "queue = \"CreditCardQueu\"");
+    let path = dir.join("broken.toml");
+    std::fs::write(&path, &text).unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = text.lines().position(|l| l.contains("CreditCardQueu\"")).unwrap() + 1;
+    assert!(stderr.contains(&format!("broken.toml:{line}:9: error:")), "{stderr}");
+    assert!(stderr.contains("`CreditCardQueu`"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn check_config_explains_an_unreadable_file() {
+    let out = Command::new(BIN)
+        .args(["check-config", "/no/such/file.toml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/file.toml: cannot read the configuration"));
+}
+
+#[test]
+fn help_explains_every_command() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for command in ["serve", "check-config"] {
+        assert!(help.contains(command), "{help}");
+    }
+    let out = Command::new(BIN).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--config", "--listen", "--database-url", "--log-format"] {
+        assert!(help.contains(flag), "{help}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_runs_with_the_built_in_sample_and_stops_gracefully_on_sigterm() {
+    let dir = temp_dir("serve");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "json",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut response = String::new();
+            s.read_to_string(&mut response).unwrap();
+            assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        dir.join("data/switchboard.db").exists(),
+        "the default SQLite file is created under ./data"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(exit.success(), "{stderr}");
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["message"] == "switchboard is serving"),
+        "{stderr}"
+    );
+    assert!(lines.iter().any(|l| l["message"] == "shutdown complete"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
