@@ -921,6 +921,83 @@ queue = "BotQueue"
     }
 
     #[test]
+    fn product_rules_on_workstreams_are_enforced() {
+        let cases = [
+            (
+                "name = \"Chat\"\n",
+                "name = \"Chat\"\nchannel = \"voice\"\nmode = \"pick\"\n",
+                "voice workstreams must be push",
+            ),
+            (
+                "name = \"Chat\"\n",
+                "name = \"Chat\"\ncapacity = 0\n",
+                "0 capacity units",
+            ),
+            (
+                "name = \"Chat\"\n",
+                "name = \"Chat\"\nallowed_presences = []\n",
+                "allows no presence",
+            ),
+            (
+                "name = \"Chat\"\n",
+                "name = \"Chat\"\nallowed_presences = [\"sleeping\"]\n",
+                "`sleeping` is not a valid Presence",
+            ),
+            (
+                "name = \"Chat\"\n",
+                "name = \"Chat\"\ntimers = { wrap_up = \"2 weeks\" }\n",
+                "is not a duration unit",
+            ),
+        ];
+        for (from, to, expected) in cases {
+            let text = BASE.replacen(from, to, 1);
+            let e = errors(&text);
+            assert!(e.to_string().contains(expected), "{expected}: {e}");
+        }
+    }
+
+    #[test]
+    fn duplicates_are_reported_at_the_second_occurrence() {
+        let cases = [
+            (
+                "[[agents]]\nname = \"alice\"\n",
+                "[[agents]]\nname = \"alice\"\n[[agents]]\nname = \"alice\"\n",
+                "user `alice` is defined more than once",
+            ),
+            (
+                "members = [\"alice\"]",
+                "members = [\"alice\", \"alice\"]",
+                "lists member `alice` more than once",
+            ),
+            (
+                "queue = \"BotQueue\"\n",
+                "queue = \"BotQueue\"\n[[workstreams.rules]]\nname = \"BotRule\"\ncondition = 'Amount > 1'\nqueue = \"AgentQueue\"\n",
+                "more than one rule named `BotRule`",
+            ),
+            (
+                "endpoint = \"http://127.0.0.1:3978/api/messages\"\n",
+                "endpoint = \"http://127.0.0.1:3978/api/messages\"\napp_id = \"A\"\n[[bots]]\nname = \"Bot2\"\napp_id = \"A\"\nendpoint = \"http://127.0.0.1:3979/api/messages\"\n",
+                "have the same app id `A`",
+            ),
+        ];
+        for (from, to, expected) in cases {
+            let text = BASE.replacen(from, to, 1);
+            let e = errors(&text);
+            assert!(e.to_string().contains(expected), "{expected}: {e}");
+            let (line, _) = e.line_col(e.diagnostics[0].span.start);
+            assert!(line > 1, "{e}");
+        }
+        let text = BASE.replacen(
+            "[[agents]]\nname = \"alice\"\n",
+            "[[agents]]\nname = \"alice\"\n[[agents]]\nname = \"alice\"\n",
+            1,
+        );
+        let e = errors(&text);
+        let second = text.match_indices("name = \"alice\"").nth(1).unwrap().0 + "name = ".len();
+        assert_eq!(e.diagnostics[0].span.start, second, "{e}");
+    }
+
+    #[test]
     fn a_workstream_without_a_fallback_queue_is_refused() {
         let text = BASE.replace("fallback_queue = \"AgentQueue\"\n", "");
         let e = errors(&text);
