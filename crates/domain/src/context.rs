@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -46,16 +47,19 @@ string_enum! {
 }
 
 /// The name of a context variable: case-sensitive, 1–100 characters.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ContextVarName(String);
+///
+/// Cloning is cheap (a reference count, no copy), as for the [names](crate::names) of
+/// configured things.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ContextVarName(Arc<str>);
 
 impl ContextVarName {
     /// Validates `s` as a context-variable name.
     pub fn new(s: impl Into<String>) -> Result<Self, ContextError> {
         let s = s.into();
         crate::names::validate_name(&s, MAX_VAR_NAME_LEN)?;
-        Ok(Self(s))
+        Ok(Self(s.into()))
     }
 
     /// The name as written.
@@ -73,7 +77,14 @@ impl TryFrom<String> for ContextVarName {
 
 impl From<ContextVarName> for String {
     fn from(n: ContextVarName) -> String {
-        n.0
+        n.0.as_ref().to_owned()
+    }
+}
+
+/// A plain string, written without copying the name first.
+impl Serialize for ContextVarName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
     }
 }
 

@@ -5,6 +5,7 @@
 //! whitespace and no control characters. Comparison is case-sensitive, as in Omnichannel.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -45,16 +46,19 @@ pub fn validate_name(s: &str, max: usize) -> Result<(), NameError> {
 macro_rules! name_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        ///
+        /// Cloning is cheap (a reference count, no copy): names are cloned into every routing
+        /// trace, event and assignment, far more often than they are created.
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+        #[serde(try_from = "String")]
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Validates `s` as a name.
             pub fn new(s: impl Into<String>) -> Result<Self, NameError> {
                 let s = s.into();
                 validate_name(&s, MAX_NAME_LEN)?;
-                Ok(Self(s))
+                Ok(Self(s.into()))
             }
 
             /// The name as written.
@@ -72,7 +76,14 @@ macro_rules! name_type {
 
         impl From<$name> for String {
             fn from(n: $name) -> String {
-                n.0
+                n.0.as_ref().to_owned()
+            }
+        }
+
+        /// A plain string, written without copying the name first.
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
             }
         }
 

@@ -4,10 +4,11 @@
 
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::eval::Node;
+use super::eval::Program;
 use super::parse::{ParseError, parse_condition};
 use crate::context::ContextVarName;
 
@@ -293,7 +294,8 @@ pub struct Condition {
     source: String,
     expr: Expr,
     /// `expr` prepared for routing; derived from it, so left out of `Debug` and `PartialEq`.
-    node: Node,
+    /// Shared with the routing decisions whose reasons it words.
+    program: Arc<Program>,
 }
 
 impl fmt::Debug for Condition {
@@ -318,12 +320,12 @@ impl Condition {
     }
 
     pub(super) fn from_parts(source: String, expr: Expr) -> Self {
-        let node = Node::compile(&expr);
-        Self { source, expr, node }
+        let program = Arc::new(Program::compile(&expr));
+        Self { source, expr, program }
     }
 
-    pub(super) fn node(&self) -> &Node {
-        &self.node
+    pub(super) fn program(&self) -> &Arc<Program> {
+        &self.program
     }
 
     /// The text as written; every span in [`Condition::expr`] is a byte range of it.
@@ -367,7 +369,8 @@ impl fmt::Display for Condition {
 /// Whether `name` can be written bare: `[A-Za-z_][A-Za-z0-9_.]*` and not one of the words that
 /// start or join conditions.
 pub(super) fn is_bare_name(name: &str) -> bool {
-    // Bytes, not chars: every allowed character is ASCII, and routing calls this per reason.
+    // Bytes, not chars: every allowed character is ASCII, and routing calls this for every
+    // variable a decision quotes.
     let bytes = name.as_bytes();
     let Some(first) = bytes.first() else { return false };
     (first.is_ascii_alphabetic() || *first == b'_')
@@ -407,7 +410,7 @@ pub(super) fn write_quoted<W: fmt::Write>(w: &mut W, s: &str, quote: char, max_c
     };
     let needs_escape = |b: u8| matches!(b, b'\\' | b'\n' | b'\t') || b == quote as u8;
     w.write_char(quote)?;
-    // Runs without escapes are copied in one go (routing writes a reason per rule). Every
+    // Runs without escapes are copied in one go (routing quotes values with this). Every
     // escaped character is ASCII, so the byte positions are character boundaries.
     let mut rest = s;
     while let Some(i) = rest.bytes().position(needs_escape) {

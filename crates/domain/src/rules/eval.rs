@@ -1,22 +1,22 @@
 //! Evaluating conditions over a conversation's context, and routing: rules in order, first
 //! match wins, with a trace of why each evaluated rule matched or not.
 //!
-//! Routing runs for every conversation over every rule, so it is kept cheap: each condition is
-//! compiled once, when parsed, into a [`Node`] tree holding the fixed wording of its reasons;
-//! evaluation reads the context in place and only copies those words and the variables' values
-//! into one buffer, then allocates the reason string the trace keeps.
+//! Routing runs for every conversation over every rule of a workstream, so it is kept cheap.
+//! Each condition is compiled once, when parsed, into a [`Program`]: a tree of [`Node`]s, with the
+//! fixed wording of every reason it can give written out in one string. Routing looks each
+//! variable up in the context and renders its value once per call, and records each reason as
+//! [`Step`]s — "this rendered value, then these words of the program" — rather than copying
+//! text: a reason is written out only when it is read, and straight into the output when it is
+//! serialized (see [`Reason`]).
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
 
 use super::Rule;
 use super::ast::{Condition, Expr, List, Literal, Op, write_quoted, write_var};
 use crate::context::{Context, ContextValue, ContextVarName};
 use crate::names::QueueName;
-use crate::routing::{RoutingDecision, RuleTrace};
-
-/// Room for the reasons of all but unusually long conditions, so building one rarely grows
-/// the buffer.
-const SCRATCH_CAPACITY: usize = 256;
+use crate::routing::{Reason, RoutingDecision, RuleTrace};
 
 /// Text values longer than this many characters are cut short in reasons.
 const REASON_VALUE_CHARS: usize = 60;
@@ -25,30 +25,47 @@ const REASON_VALUE_CHARS: usize = 60;
 /// whose condition holds, or `fallback` when none does. The trace holds one entry per rule
 /// evaluated, up to and including the one that matched.
 pub fn route(rules: &[Rule], fallback: &QueueName, ctx: &Context) -> RoutingDecision {
-    let mut trace = Vec::with_capacity(rules.len());
-    // Reasons are built in one reused buffer and copied out at their exact length: one
-    // allocation per rule, never a regrowth.
-    let mut scratch = String::with_capacity(SCRATCH_CAPACITY);
-    for rule in rules {
-        scratch.clear();
-        let matched = explain(rule.condition.node(), ctx, &mut scratch);
-        trace.push(RuleTrace {
-            rule: rule.name.clone(),
-            matched,
-            reason: scratch.as_str().to_owned(),
-        });
+    let mut explainer = Explainer::new(ctx);
+    let mut programs = Vec::with_capacity(rules.len());
+    let mut ends = Vec::with_capacity(rules.len());
+    let mut chosen = None;
+    for (i, rule) in rules.iter().enumerate() {
+        let program = rule.condition.program();
+        let matched = explainer.explain(&program.root);
+        programs.push(Arc::clone(program));
+        ends.push(explainer.steps.len());
         if matched {
-            return RoutingDecision {
-                queue: rule.queue.clone(),
-                rule: Some(rule.name.clone()),
-                trace,
-            };
+            chosen = Some(i);
+            break;
         }
     }
-    RoutingDecision {
-        queue: fallback.clone(),
-        rule: None,
-        trace,
+    let explanation = Arc::new(Explanation {
+        programs,
+        ends,
+        steps: explainer.steps,
+        values: explainer.values,
+    });
+    let trace = rules
+        .iter()
+        .take(explanation.ends.len())
+        .enumerate()
+        .map(|(i, rule)| RuleTrace {
+            rule: rule.name.clone(),
+            matched: chosen == Some(i),
+            reason: Reason::explained(Arc::clone(&explanation), i),
+        })
+        .collect();
+    match chosen {
+        Some(i) => RoutingDecision {
+            queue: rules[i].queue.clone(),
+            rule: Some(rules[i].name.clone()),
+            trace,
+        },
+        None => RoutingDecision {
+            queue: fallback.clone(),
+            rule: None,
+            trace,
+        },
     }
 }
 
@@ -59,7 +76,7 @@ impl Rule {
         RuleTrace {
             rule: self.name.clone(),
             matched,
-            reason,
+            reason: reason.into(),
         }
     }
 }
@@ -67,7 +84,7 @@ impl Rule {
 impl Condition {
     /// Whether the condition holds for `ctx`.
     pub fn matches(&self, ctx: &Context) -> bool {
-        holds(self.node(), ctx)
+        holds(&self.program().root, ctx)
     }
 
     /// Whether the condition holds for `ctx`, and why, e.g.
@@ -77,60 +94,215 @@ impl Condition {
     /// (or the first that did not), the first part of an `or` that held (or every part, when
     /// none did). Parts joined this way are separated by `; `.
     pub fn explain(&self, ctx: &Context) -> (bool, String) {
-        let mut scratch = String::with_capacity(SCRATCH_CAPACITY);
-        let matched = explain(self.node(), ctx, &mut scratch);
-        (matched, scratch.as_str().to_owned())
+        let program = self.program();
+        let mut explainer = Explainer::new(ctx);
+        let matched = explainer.explain(&program.root);
+        let mut reason = String::new();
+        // Writing to a `String` cannot fail.
+        let _ = write_steps(&mut reason, program, &explainer.steps, &explainer.values);
+        (matched, reason)
     }
 }
 
-/// A condition ready to evaluate: the shape of its [`Expr`], with each comparison's reasons
-/// written out in advance except for the variable's value.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Node {
+/// Why each rule of one routing decision matched or not: what the entries of its trace share,
+/// and write their reasons from.
+#[derive(Debug)]
+pub(crate) struct Explanation {
+    /// The program of each rule evaluated, in order.
+    programs: Vec<Arc<Program>>,
+    /// Where the steps of each rule evaluated end in `steps`.
+    ends: Vec<usize>,
+    steps: Vec<Step>,
+    /// The `Name is value` of every variable a step quotes.
+    values: String,
+}
+
+impl Explanation {
+    /// Writes the reason of the `rule`th rule evaluated.
+    pub(crate) fn write(&self, rule: usize, out: &mut impl fmt::Write) -> fmt::Result {
+        let start = rule.checked_sub(1).map_or(0, |previous| self.ends[previous]);
+        let steps = &self.steps[start..self.ends[rule]];
+        write_steps(out, &self.programs[rule], steps, &self.values)
+    }
+}
+
+/// One fact of a reason: `value` (a part of the values rendered by an [`Explainer`], e.g.
+/// `Tier is "gold"`, or nothing), then `words` of the program, e.g. `, which equals "gold"`.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    value: Words,
+    words: Words,
+}
+
+impl Step {
+    /// A step of `words` alone.
+    fn plain(words: Words) -> Step {
+        Step {
+            value: Words::NONE,
+            words,
+        }
+    }
+}
+
+/// Writes `steps` as the reason they make: one after another, separated by `; `.
+fn write_steps(out: &mut impl fmt::Write, program: &Program, steps: &[Step], values: &str) -> fmt::Result {
+    for (i, step) in steps.iter().enumerate() {
+        if i > 0 {
+            out.write_str("; ")?;
+        }
+        out.write_str(step.value.of(values))?;
+        out.write_str(step.words.of(&program.words))?;
+    }
+    Ok(())
+}
+
+/// A condition ready to evaluate: the shape of its [`Expr`], and the wording of its reasons.
+#[derive(Debug)]
+pub(crate) struct Program {
+    root: Node,
+    /// The text every [`Words`] of `root` is a part of.
+    words: Box<str>,
+}
+
+#[derive(Debug)]
+enum Node {
     Compare {
-        var: ContextVarName,
+        var: Var,
         op: Op,
         value: Literal,
-        text: Box<Reasons>,
+        said: Said,
     },
     InList {
-        var: ContextVarName,
+        var: Var,
         negated: bool,
         list: List,
-        text: Box<Reasons>,
+        said: Said,
     },
     HasData {
-        var: ContextVarName,
+        var: Var,
         negated: bool,
-        text: Box<DataReasons>,
+        said: DataSaid,
     },
     Not(Box<Node>),
     And(Vec<Node>),
     Or(Vec<Node>),
 }
 
-/// The words of a comparison's reason. A set variable reads `subject` + value + one of the
-/// endings, e.g. `Tier is ` `"gold"` `, which equals "gold"`; an unset one reads `unset`.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Reasons {
-    subject: Box<str>,
-    unset: Box<str>,
-    held: Box<str>,
-    not_held: Box<str>,
-    wrong_type: Box<str>,
+/// A variable a comparison reads.
+#[derive(Debug)]
+struct Var {
+    name: ContextVarName,
+    key: Key,
 }
 
-/// The words of a `contains data` reason; a set, non-empty variable reads `subject` + value +
-/// `, so it contains data`.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct DataReasons {
-    subject: Box<str>,
-    unset: Box<str>,
-    empty: Box<str>,
+/// A name's length and first 16 bytes: equal keys are equal names when names are no longer
+/// than that, which variable names nearly always are, and are told apart without a call to
+/// compare memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key {
+    len: usize,
+    head: [u64; 2],
+}
+
+impl Key {
+    /// The longest names that keys tell apart alone.
+    const EXACT_LEN: usize = 16;
+
+    fn of(name: &str) -> Key {
+        let mut head = [0; Self::EXACT_LEN];
+        let len = name.len().min(Self::EXACT_LEN);
+        head[..len].copy_from_slice(&name.as_bytes()[..len]);
+        let (first, second) = head.split_at(8);
+        Key {
+            len: name.len(),
+            head: [first, second].map(|half| u64::from_le_bytes(half.try_into().unwrap_or_default())),
+        }
+    }
+}
+
+/// A part of a text: of [`Program::words`], or of an [`Explainer`]'s values.
+#[derive(Debug, Clone, Copy)]
+struct Words {
+    start: u32,
+    end: u32,
+}
+
+impl Words {
+    const NONE: Words = Words { start: 0, end: 0 };
+
+    fn of(self, text: &str) -> &str {
+        &text[self.start as usize..self.end as usize]
+    }
+
+    fn is_empty(self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// The words of a comparison's reason, one after another in [`Program::words`], by where each
+/// starts: unset, held, not held, wrong type, and the end. An unset variable reads `unset`; a
+/// set one reads `Name is `, its value and one of the others, e.g. `Tier is "gold"` +
+/// `, which equals "gold"`.
+#[derive(Debug, Clone, Copy)]
+struct Said([u32; 5]);
+
+/// The words of a `contains data` reason, one after another, by where each starts: unset,
+/// empty, contains, and the end. A set, non-empty variable reads `Name is `, its value and
+/// `contains` (`, so it contains data`).
+#[derive(Debug, Clone, Copy)]
+struct DataSaid([u32; 4]);
+
+impl Said {
+    fn unset(self) -> Words {
+        words(self.0[0], self.0[1])
+    }
+
+    fn ending(self, fact: Fact) -> Words {
+        match fact {
+            Fact::Relation(true) => words(self.0[1], self.0[2]),
+            Fact::Relation(false) => words(self.0[2], self.0[3]),
+            Fact::Unset | Fact::WrongType => words(self.0[3], self.0[4]),
+        }
+    }
+}
+
+impl DataSaid {
+    fn unset(self) -> Words {
+        words(self.0[0], self.0[1])
+    }
+
+    fn empty(self) -> Words {
+        words(self.0[1], self.0[2])
+    }
+
+    fn contains(self) -> Words {
+        words(self.0[2], self.0[3])
+    }
+}
+
+fn words(start: u32, end: u32) -> Words {
+    Words { start, end }
+}
+
+/// An offset into a program's words or a decision's values, which are far shorter than 4 GiB.
+fn offset(i: usize) -> u32 {
+    u32::try_from(i).expect("reasons are far shorter than 4 GiB")
+}
+
+impl Program {
+    pub(super) fn compile(expr: &Expr) -> Program {
+        let mut words = String::new();
+        let root = Node::compile(expr, &mut words);
+        Program {
+            root,
+            words: words.into(),
+        }
+    }
 }
 
 impl Node {
-    pub(super) fn compile(expr: &Expr) -> Node {
+    /// Compiles `expr`, appending the wording of its reasons to `words`.
+    fn compile(expr: &Expr, words: &mut String) -> Node {
         match expr {
             Expr::Compare { var, op, value } => {
                 let wanted = match (op.node, &value.node) {
@@ -141,10 +313,10 @@ impl Node {
                 };
                 let (held, not_held) = (phrase(op.node, true), phrase(op.node, false));
                 Node::Compare {
-                    var: var.node.clone(),
+                    var: Var::new(&var.node),
                     op: op.node,
                     value: value.node.clone(),
-                    text: reasons(&var.node, wanted, held, not_held, &value.node.to_string()),
+                    said: said(words, &var.node, wanted, held, not_held, &value.node),
                 }
             }
             Expr::InList { var, negated, list, .. } => {
@@ -154,46 +326,83 @@ impl Node {
                     "a number"
                 };
                 Node::InList {
-                    var: var.node.clone(),
+                    var: Var::new(&var.node),
                     negated: *negated,
                     list: list.node.clone(),
-                    text: reasons(&var.node, wanted, "is in", "is not in", &list.node.to_string()),
+                    said: said(words, &var.node, wanted, "is in", "is not in", &list.node),
                 }
             }
             Expr::HasData { var, negated, .. } => {
-                let name = var_text(&var.node);
+                let name = Name(&var.node);
+                let at = write_all(
+                    words,
+                    [
+                        format_args!("{name} is not set, so it does not contain data"),
+                        format_args!("{name} is empty, so it does not contain data"),
+                        format_args!(", so it contains data"),
+                    ],
+                );
                 Node::HasData {
-                    var: var.node.clone(),
+                    var: Var::new(&var.node),
                     negated: *negated,
-                    text: Box::new(DataReasons {
-                        subject: format!("{name} is ").into(),
-                        unset: format!("{name} is not set, so it does not contain data").into(),
-                        empty: format!("{name} is empty, so it does not contain data").into(),
-                    }),
+                    said: DataSaid(at),
                 }
             }
-            Expr::Not(inner) => Node::Not(Box::new(Node::compile(inner))),
-            Expr::And(parts) => Node::And(parts.iter().map(Node::compile).collect()),
-            Expr::Or(parts) => Node::Or(parts.iter().map(Node::compile).collect()),
+            Expr::Not(inner) => Node::Not(Box::new(Node::compile(inner, words))),
+            Expr::And(parts) => Node::And(parts.iter().map(|part| Node::compile(part, words)).collect()),
+            Expr::Or(parts) => Node::Or(parts.iter().map(|part| Node::compile(part, words)).collect()),
         }
     }
 }
 
-fn var_text(var: &ContextVarName) -> String {
-    let mut name = String::new();
-    let _ = write_var(&mut name, var);
-    name
+impl Var {
+    fn new(name: &ContextVarName) -> Var {
+        Var {
+            name: name.clone(),
+            key: Key::of(name.as_str()),
+        }
+    }
 }
 
-fn reasons(var: &ContextVarName, wanted: &str, held: &str, not_held: &str, operand: &str) -> Box<Reasons> {
-    let name = var_text(var);
-    Box::new(Reasons {
-        subject: format!("{name} is ").into(),
-        unset: format!("{name} is not set, so it {not_held} {operand}").into(),
-        held: format!(", which {held} {operand}").into(),
-        not_held: format!(", which {not_held} {operand}").into(),
-        wrong_type: format!(", not {wanted}, so it {not_held} {operand}").into(),
-    })
+/// A variable name as the language writes it: bare when possible, else in back-ticks.
+struct Name<'a>(&'a ContextVarName);
+
+impl fmt::Display for Name<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_var(f, self.0)
+    }
+}
+
+/// Appends each of `parts` to `words`, saying where each starts and where the last ends.
+fn write_all<const N: usize, const M: usize>(words: &mut String, parts: [fmt::Arguments<'_>; N]) -> [u32; M] {
+    debug_assert_eq!(M, N + 1);
+    let mut at = [offset(words.len()); M];
+    for (i, part) in parts.into_iter().enumerate() {
+        // Writing to a `String` cannot fail.
+        let _ = words.write_fmt(part);
+        at[i + 1] = offset(words.len());
+    }
+    at
+}
+
+fn said(
+    words: &mut String,
+    var: &ContextVarName,
+    wanted: &str,
+    held: &str,
+    not_held: &str,
+    operand: &dyn fmt::Display,
+) -> Said {
+    let name = Name(var);
+    Said(write_all(
+        words,
+        [
+            format_args!("{name} is not set, so it {not_held} {operand}"),
+            format_args!(", which {held} {operand}"),
+            format_args!(", which {not_held} {operand}"),
+            format_args!(", not {wanted}, so it {not_held} {operand}"),
+        ],
+    ))
 }
 
 /// How the (un-negated) relation of `op` reads when it holds or not.
@@ -241,6 +450,8 @@ impl Fact {
     }
 }
 
+// Inlined: routing calls it for every comparison of every rule.
+#[inline(always)]
 fn compare(value: Option<&ContextValue>, op: Op, literal: &Literal) -> Fact {
     let Some(value) = value else { return Fact::Unset };
     let held = match (value, literal) {
@@ -282,92 +493,162 @@ fn has_data(value: Option<&ContextValue>) -> Fact {
 
 /// Evaluation without reasons.
 fn holds(node: &Node, ctx: &Context) -> bool {
+    let value = |var: &Var| ctx.get(var.name.as_str());
     match node {
-        Node::Compare { var, op, value, .. } => compare(ctx.get(var.as_str()), *op, value).matched(op.is_negated()),
-        Node::InList { var, negated, list, .. } => in_list(ctx.get(var.as_str()), list).matched(*negated),
-        Node::HasData { var, negated, .. } => has_data(ctx.get(var.as_str())).matched(*negated),
+        Node::Compare { var, op, value: l, .. } => compare(value(var), *op, l).matched(op.is_negated()),
+        Node::InList { var, negated, list, .. } => in_list(value(var), list).matched(*negated),
+        Node::HasData { var, negated, .. } => has_data(value(var)).matched(*negated),
         Node::Not(inner) => !holds(inner, ctx),
         Node::And(parts) => parts.iter().all(|p| holds(p, ctx)),
         Node::Or(parts) => parts.iter().any(|p| holds(p, ctx)),
     }
 }
 
-/// Evaluation that appends to `out` the facts deciding the outcome. Short-circuits like
-/// [`holds`], and drops the facts of parts that turn out not to decide.
-fn explain(node: &Node, ctx: &Context, out: &mut String) -> bool {
-    match node {
-        Node::Compare { var, op, value, text } => {
-            let current = ctx.get(var.as_str());
-            let fact = compare(current, *op, value);
-            reason(out, text, current, fact);
-            fact.matched(op.is_negated())
+/// Evaluation with reasons: records, for each condition evaluated, the facts that decided the
+/// outcome as [`Step`]s.
+struct Explainer<'a> {
+    ctx: &'a Context,
+    /// The steps recorded so far.
+    steps: Vec<Step>,
+    /// The variables read so far, in the order first read. A workstream's rules read a handful
+    /// of variables over and over, so each is looked up in `ctx` and rendered once per call.
+    seen: Vec<Seen<'a>>,
+    /// The text of every [`Seen::said`].
+    values: String,
+}
+
+/// A variable read by an [`Explainer`].
+struct Seen<'a> {
+    var: &'a Var,
+    value: Option<&'a ContextValue>,
+    /// Where `values` holds the start of a reason about the variable's value, e.g.
+    /// `Tier is "gold"`; empty until a reason needs it.
+    said: Words,
+}
+
+impl<'a> Explainer<'a> {
+    fn new(ctx: &'a Context) -> Self {
+        Self {
+            ctx,
+            steps: Vec::new(),
+            seen: Vec::new(),
+            values: String::new(),
         }
-        Node::InList {
-            var,
-            negated,
-            list,
-            text,
-        } => {
-            let current = ctx.get(var.as_str());
-            let fact = in_list(current, list);
-            reason(out, text, current, fact);
-            fact.matched(*negated)
-        }
-        Node::HasData { var, negated, text } => {
-            let current = ctx.get(var.as_str());
-            match current {
-                None => out.push_str(&text.unset),
-                Some(ContextValue::Text(s)) if s.is_empty() => out.push_str(&text.empty),
-                Some(v) => {
-                    out.push_str(&text.subject);
-                    value(out, v);
-                    out.push_str(", so it contains data");
-                }
+    }
+
+    /// Evaluates `node`, recording the facts that decided the outcome. Short-circuits like
+    /// [`holds`], and drops the facts of parts that turn out not to decide.
+    ///
+    /// What it calls is inlined into it (routing runs it for every rule, and the calls would
+    /// cost more than the comparisons); it calls only itself, for the parts of `not`, `and` and
+    /// `or`.
+    fn explain(&mut self, node: &'a Node) -> bool {
+        match node {
+            Node::Compare { var, op, value, said } => {
+                let seen = self.read(var);
+                let fact = compare(self.seen[seen].value, *op, value);
+                self.reason(*said, seen, fact);
+                fact.matched(op.is_negated())
             }
-            has_data(current).matched(*negated)
+            Node::InList {
+                var,
+                negated,
+                list,
+                said,
+            } => {
+                let seen = self.read(var);
+                let fact = in_list(self.seen[seen].value, list);
+                self.reason(*said, seen, fact);
+                fact.matched(*negated)
+            }
+            Node::HasData { var, negated, said } => {
+                let seen = self.read(var);
+                let value = self.seen[seen].value;
+                let step = match value {
+                    None => Step::plain(said.unset()),
+                    Some(ContextValue::Text(s)) if s.is_empty() => Step::plain(said.empty()),
+                    Some(_) => self.quoting(seen, said.contains()),
+                };
+                self.steps.push(step);
+                has_data(value).matched(*negated)
+            }
+            Node::Not(inner) => !self.explain(inner),
+            Node::And(parts) => self.joined(parts, false),
+            Node::Or(parts) => self.joined(parts, true),
         }
-        Node::Not(inner) => !explain(inner, ctx, out),
-        Node::And(parts) => joined(parts, ctx, out, false),
-        Node::Or(parts) => joined(parts, ctx, out, true),
+    }
+
+    /// `and` (`decisive` false) or `or` (`decisive` true): the first part whose outcome is
+    /// `decisive` settles it and alone explains it; otherwise every part's facts are kept.
+    #[inline(always)]
+    fn joined(&mut self, parts: &'a [Node], decisive: bool) -> bool {
+        let start = self.steps.len();
+        for part in parts {
+            let part_start = self.steps.len();
+            if self.explain(part) == decisive {
+                if part_start > start {
+                    self.steps.drain(start..part_start);
+                }
+                return decisive;
+            }
+        }
+        !decisive
+    }
+
+    /// The index in `seen` of `var`, looking it up in the context the first time.
+    #[inline(always)]
+    fn read(&mut self, var: &'a Var) -> usize {
+        let same =
+            |seen: &Seen<'_>| seen.var.key == var.key && (var.key.len <= Key::EXACT_LEN || seen.var.name == var.name);
+        if let Some(i) = self.seen.iter().position(same) {
+            return i;
+        }
+        self.seen.push(Seen {
+            var,
+            value: self.ctx.get(var.name.as_str()),
+            said: Words::NONE,
+        });
+        self.seen.len() - 1
+    }
+
+    #[inline(always)]
+    fn reason(&mut self, said: Said, seen: usize, fact: Fact) {
+        let step = if self.seen[seen].value.is_none() {
+            Step::plain(said.unset())
+        } else {
+            self.quoting(seen, said.ending(fact))
+        };
+        self.steps.push(step);
+    }
+
+    /// A step of `Name is `, the value of the set variable `seen` as the language writes it,
+    /// and `rest`. The name and value are rendered the first time only.
+    #[inline(always)]
+    fn quoting(&mut self, seen: usize, rest: Words) -> Step {
+        let seen = &mut self.seen[seen];
+        if seen.said.is_empty() {
+            seen.said = render(&mut self.values, &seen.var.name, seen.value);
+        }
+        Step {
+            value: seen.said,
+            words: rest,
+        }
     }
 }
 
-/// `and` (`decisive` false) or `or` (`decisive` true): the first part whose outcome is
-/// `decisive` settles it and alone explains it; otherwise every part's reason is kept.
-fn joined(parts: &[Node], ctx: &Context, out: &mut String, decisive: bool) -> bool {
-    let start = out.len();
-    for part in parts {
-        if out.len() > start {
-            out.push_str("; ");
-        }
-        let part_start = out.len();
-        if explain(part, ctx, out) == decisive {
-            out.drain(start..part_start);
-            return decisive;
-        }
-    }
-    !decisive
-}
-
-fn reason(out: &mut String, text: &Reasons, current: Option<&ContextValue>, fact: Fact) {
-    let Some(v) = current else {
-        out.push_str(&text.unset);
-        return;
+/// Appends to `values` the start of a reason about `var`, e.g. `Tier is "gold"`, saying where it
+/// is.
+#[cold]
+fn render(values: &mut String, var: &ContextVarName, value: Option<&ContextValue>) -> Words {
+    let start = values.len();
+    // Writing to a `String` cannot fail.
+    let _ = write!(values, "{} is ", Name(var));
+    let _ = match value {
+        Some(ContextValue::Text(s)) => write_quoted(values, s, '"', Some(REASON_VALUE_CHARS)),
+        Some(ContextValue::Number(n)) => write!(values, "{n}"),
+        None => Ok(()),
     };
-    out.push_str(&text.subject);
-    value(out, v);
-    out.push_str(match fact {
-        Fact::Relation(true) => &text.held,
-        Fact::Relation(false) => &text.not_held,
-        Fact::Unset | Fact::WrongType => &text.wrong_type,
-    });
-}
-
-fn value(out: &mut String, v: &ContextValue) {
-    let _ = match v {
-        ContextValue::Text(s) => write_quoted(out, s, '"', Some(REASON_VALUE_CHARS)),
-        ContextValue::Number(n) => write!(out, "{n}"),
-    };
+    words(offset(start), offset(values.len()))
 }
 
 #[cfg(test)]

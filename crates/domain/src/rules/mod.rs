@@ -44,6 +44,8 @@
 //! queue, and when none holds the conversation goes to the fallback queue. The decision carries
 //! a trace, one entry per rule evaluated (up to and including the match), saying whether it
 //! matched and why, e.g. `BotHandoffTopic is "HomeLoan", which does not equal "CreditCard"`.
+//! Routing records the reasons as it goes and writes each out only when it is read or
+//! serialized (see [`Reason`]), so a decision over many rules stays cheap.
 //!
 //! # Errors
 //!
@@ -63,10 +65,11 @@ use serde::{Deserialize, Serialize};
 
 pub use self::ast::{Condition, Expr, List, Literal, Op, Span, Spanned};
 pub use self::check::{CheckError, check};
+pub(crate) use self::eval::Explanation;
 pub use self::eval::route;
 pub use self::parse::{MAX_DEPTH, ParseError, parse_condition};
 use crate::names::{QueueName, RuleName};
-pub use crate::routing::{RoutingDecision, RuleTrace};
+pub use crate::routing::{Reason, RoutingDecision, RuleTrace};
 
 /// A routing rule: when `condition` holds, the conversation goes to `queue`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,7 +125,7 @@ mod tests {
             .map(|(rule, matched, reason)| RuleTrace {
                 rule: RuleName::new(*rule).unwrap(),
                 matched: *matched,
-                reason: (*reason).to_owned(),
+                reason: (*reason).into(),
             })
             .collect()
     }

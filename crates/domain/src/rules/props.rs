@@ -174,6 +174,136 @@ fn assert_error_is_well_placed(src: &str, e: &ParseError) {
     let _ = e.render(src);
 }
 
+/// How a value reads in a reason.
+fn quote_value(value: &ContextValue) -> String {
+    let mut out = String::new();
+    let _ = match value {
+        ContextValue::Text(s) => super::ast::write_quoted(&mut out, s, '"', Some(60)),
+        ContextValue::Number(n) => std::fmt::Write::write_fmt(&mut out, format_args!("{n}")),
+    };
+    out
+}
+
+/// A plain reading of the documented semantics, written independently of the compiled routing
+/// to check it against: whether `expr` holds for `ctx`, and the facts its reason names.
+fn reference(expr: &Expr, ctx: &Context) -> (bool, Vec<String>) {
+    let name = |var: &Spanned<ContextVarName>| {
+        let mut out = String::new();
+        let _ = super::ast::write_var(&mut out, &var.node);
+        out
+    };
+    match expr {
+        Expr::Compare { var, op, value } => {
+            let (op, literal) = (op.node, &value.node);
+            let (held, not_held) = match op {
+                Op::Equals | Op::NotEquals => ("equals", "does not equal"),
+                Op::Contains | Op::NotContains => ("contains", "does not contain"),
+                Op::BeginsWith | Op::NotBeginsWith => ("begins with", "does not begin with"),
+                Op::EndsWith | Op::NotEndsWith => ("ends with", "does not end with"),
+                Op::Greater => ("is greater than", "is not greater than"),
+                Op::GreaterOrEqual => ("is at least", "is not at least"),
+                Op::Less => ("is less than", "is not less than"),
+                Op::LessOrEqual => ("is at most", "is not at most"),
+            };
+            let wanted = match (op.is_text_only(), op.is_number_only(), literal) {
+                (true, _, _) | (_, false, Literal::Text(_)) => "text",
+                _ => "a number",
+            };
+            let (name, negated) = (name(var), op.is_negated());
+            let Some(current) = ctx.get(var.node.as_str()) else {
+                return (negated, vec![format!("{name} is not set, so it {not_held} {literal}")]);
+            };
+            let relation = match (current, literal) {
+                (ContextValue::Text(v), Literal::Text(l)) => match op {
+                    Op::Equals | Op::NotEquals => Some(v == l),
+                    Op::Contains | Op::NotContains => Some(v.contains(l.as_str())),
+                    Op::BeginsWith | Op::NotBeginsWith => Some(v.starts_with(l.as_str())),
+                    Op::EndsWith | Op::NotEndsWith => Some(v.ends_with(l.as_str())),
+                    _ => None,
+                },
+                (ContextValue::Number(v), Literal::Number(l)) => match op {
+                    Op::Equals | Op::NotEquals => Some(v == l),
+                    Op::Greater => Some(v > l),
+                    Op::GreaterOrEqual => Some(v >= l),
+                    Op::Less => Some(v < l),
+                    Op::LessOrEqual => Some(v <= l),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let value = quote_value(current);
+            match relation {
+                Some(true) => (!negated, vec![format!("{name} is {value}, which {held} {literal}")]),
+                Some(false) => (negated, vec![format!("{name} is {value}, which {not_held} {literal}")]),
+                None => (
+                    negated,
+                    vec![format!("{name} is {value}, not {wanted}, so it {not_held} {literal}")],
+                ),
+            }
+        }
+        Expr::InList { var, negated, list, .. } => {
+            let (list, name) = (&list.node, name(var));
+            let wanted = if matches!(list, List::Text(_)) {
+                "text"
+            } else {
+                "a number"
+            };
+            let Some(current) = ctx.get(var.node.as_str()) else {
+                return (*negated, vec![format!("{name} is not set, so it is not in {list}")]);
+            };
+            let value = quote_value(current);
+            match (current, list) {
+                (ContextValue::Text(v), List::Text(items)) if items.contains(v) => {
+                    (!negated, vec![format!("{name} is {value}, which is in {list}")])
+                }
+                (ContextValue::Number(v), List::Number(items)) if items.contains(v) => {
+                    (!negated, vec![format!("{name} is {value}, which is in {list}")])
+                }
+                (ContextValue::Text(_), List::Text(_)) | (ContextValue::Number(_), List::Number(_)) => {
+                    (*negated, vec![format!("{name} is {value}, which is not in {list}")])
+                }
+                _ => (
+                    *negated,
+                    vec![format!("{name} is {value}, not {wanted}, so it is not in {list}")],
+                ),
+            }
+        }
+        Expr::HasData { var, negated, .. } => {
+            let name = name(var);
+            match ctx.get(var.node.as_str()) {
+                None => (
+                    *negated,
+                    vec![format!("{name} is not set, so it does not contain data")],
+                ),
+                Some(ContextValue::Text(s)) if s.is_empty() => {
+                    (*negated, vec![format!("{name} is empty, so it does not contain data")])
+                }
+                Some(value) => (
+                    !negated,
+                    vec![format!("{name} is {}, so it contains data", quote_value(value))],
+                ),
+            }
+        }
+        Expr::Not(inner) => {
+            let (matched, facts) = reference(inner, ctx);
+            (!matched, facts)
+        }
+        Expr::And(parts) | Expr::Or(parts) => {
+            // The first part that settles it explains it alone; otherwise every part does.
+            let decisive = matches!(expr, Expr::Or(_));
+            let mut facts = Vec::new();
+            for part in parts {
+                let (matched, part_facts) = reference(part, ctx);
+                if matched == decisive {
+                    return (decisive, part_facts);
+                }
+                facts.extend(part_facts);
+            }
+            (!decisive, facts)
+        }
+    }
+}
+
 proptest! {
     #[test]
     fn the_parser_never_panics_and_places_errors_inside_the_input(src in any::<String>()) {
@@ -211,6 +341,13 @@ proptest! {
         let (matched, reason) = condition.explain(&ctx);
         prop_assert_eq!(matched, condition.matches(&ctx));
         prop_assert!(!reason.is_empty());
+    }
+
+    #[test]
+    fn a_reason_names_the_facts_the_documented_semantics_say_decided(e in expr(), ctx in context()) {
+        let condition = parse_condition(&e.to_string()).unwrap();
+        let (matched, facts) = reference(condition.expr(), &ctx);
+        prop_assert_eq!(condition.explain(&ctx), (matched, facts.join("; ")));
     }
 
     #[test]
@@ -291,6 +428,12 @@ proptest! {
         for (step, rule) in decision.trace.iter().zip(&rules) {
             prop_assert_eq!(&step.rule, &rule.name);
             prop_assert_eq!(step.matched, rule.condition.matches(&ctx));
+            // Routing records reasons as it goes and writes them out when read: they read as
+            // the rule's own explanation does, whichever way they are read.
+            let (_, reason) = rule.condition.explain(&ctx);
+            prop_assert_eq!(step.reason.to_string(), reason.as_str());
+            prop_assert_eq!(step.reason.as_str(), reason.as_str());
+            prop_assert_eq!(serde_json::to_value(&step.reason).unwrap(), serde_json::json!(reason));
         }
     }
 }
