@@ -132,6 +132,23 @@ pub struct BotProfile {
     pub app_id: String,
     /// Where the hub POSTs activities (`…/api/messages`).
     pub endpoint: Endpoint,
+    /// The `channelId` the bot sees on every activity. `directline` by default, because the Bot
+    /// Framework SDKs enable cards and suggested actions for it.
+    pub channel_id: String,
+    /// When true, only activities the bot marks `channelData.deliveryMode = "bridged"` reach the
+    /// customer, as in Omnichannel; when false (the default) every message does.
+    pub require_bridged: bool,
+}
+
+impl BotProfile {
+    /// The channel id bots see unless configured otherwise.
+    pub const DEFAULT_CHANNEL_ID: &'static str = "directline";
+
+    /// Whether the bot runs in anonymous (development) mode: no app id, so the hub signs nothing
+    /// and expects no token from it.
+    pub fn is_anonymous(&self) -> bool {
+        self.app_id.is_empty()
+    }
 }
 
 /// Whether a user is a person or a bot, with what only that kind has.

@@ -197,6 +197,8 @@ struct RawBot {
     display_name: Option<Spanned<String>>,
     app_id: Option<Spanned<String>>,
     endpoint: Spanned<String>,
+    channel_id: Option<Spanned<String>>,
+    require_bridged: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -351,6 +353,18 @@ impl Builder<'_> {
                 .or_default()
                 .push(bot.name.span());
             let app_id = bot.app_id.as_ref().map_or(String::new(), |a| a.get_ref().clone());
+            let channel_id = match &bot.channel_id {
+                None => BotProfile::DEFAULT_CHANNEL_ID.to_owned(),
+                Some(c) if is_channel_id(c.get_ref()) => c.get_ref().clone(),
+                Some(c) => {
+                    self.error(
+                        c.span(),
+                        format!("invalid channel id `{}`", c.get_ref()),
+                        Some("use 1-64 characters of letters, digits, `-`, `_` or `.`, e.g. \"directline\"".into()),
+                    );
+                    BotProfile::DEFAULT_CHANNEL_ID.to_owned()
+                }
+            };
             let name = self.name(&bot.name, "bot name", UserName::new);
             let display = self.display_name(&bot.display_name, &bot.name);
             let endpoint = match Endpoint::parse(bot.endpoint.get_ref()) {
@@ -364,7 +378,12 @@ impl Builder<'_> {
                 users.push(User {
                     name,
                     display_name,
-                    kind: UserKind::Bot(BotProfile { app_id, endpoint }),
+                    kind: UserKind::Bot(BotProfile {
+                        app_id,
+                        endpoint,
+                        channel_id,
+                        require_bridged: bot.require_bridged.unwrap_or(false),
+                    }),
                 });
             } else {
                 self.dropped_users.insert(bot.name.get_ref().clone());
@@ -645,6 +664,13 @@ impl Builder<'_> {
     }
 }
 
+/// Channel ids appear in URLs and are compared ordinally by the SDKs: keep them plain.
+fn is_channel_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 /// Agents' capacity when the file does not say.
 pub const DEFAULT_AGENT_CAPACITY: u32 = 10;
 
@@ -806,6 +832,18 @@ queue = "BotQueue"
         );
         assert_eq!(ws.allowed_presences, Presence::DEFAULT_ALLOWED);
         assert_eq!(ws.timers, Timers::default());
+        let bot = config.tenant.user("DemoBot").unwrap();
+        let UserKind::Bot(profile) = &bot.kind else {
+            panic!("DemoBot is a bot")
+        };
+        assert_eq!(
+            (
+                profile.channel_id.as_str(),
+                profile.require_bridged,
+                profile.is_anonymous()
+            ),
+            ("directline", false, true)
+        );
         let alice = config.tenant.user("alice").unwrap();
         assert_eq!(alice.display_name.as_str(), "alice");
         assert_eq!(
@@ -897,6 +935,24 @@ queue = "BotQueue"
 
         let text = BASE.replace("http://127.0.0.1:3978/api/messages", "localhost:3978");
         assert!(errors(&text).to_string().contains("invalid bot endpoint"));
+
+        let text = BASE.replace(
+            "name = \"DemoBot\"\n",
+            "name = \"DemoBot\"\nchannel_id = \"direct line\"\n",
+        );
+        let e = errors(&text);
+        assert!(e.to_string().contains("invalid channel id `direct line`"), "{e}");
+        assert_eq!(e.diagnostics[0].span.start, text.find("\"direct line\"").unwrap());
+
+        let text = BASE.replace(
+            "name = \"DemoBot\"\n",
+            "name = \"DemoBot\"\nchannel_id = \"lcw\"\nrequire_bridged = true\n",
+        );
+        let config = load("test.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+        let UserKind::Bot(profile) = &config.tenant.user("DemoBot").unwrap().kind else {
+            panic!("DemoBot is a bot")
+        };
+        assert_eq!((profile.channel_id.as_str(), profile.require_bridged), ("lcw", true));
     }
 
     #[test]
