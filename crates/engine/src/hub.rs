@@ -9,7 +9,8 @@ use domain::context::{Context, ContextError, RawValue};
 use domain::conversation::{Conversation, ConversationId, Customer, IllegalTransition, Owner};
 use domain::routing::RoutingDecision;
 use domain::tenant::Tenant;
-use domain::{ConversationState, Presence, UserName};
+use domain::workstream::Workstream;
+use domain::{ConversationState, Presence, QueueName, Timestamp, UserName};
 use store::{Store, StoreError};
 
 use crate::roster::{MemberSnapshot, Placement, Roster};
@@ -27,6 +28,16 @@ pub enum EngineError {
     Illegal(#[from] IllegalTransition),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("conversation `{0}` does not exist")]
+    ConversationNotFound(ConversationId),
+    /// The caller may not act on this conversation (not its bot, or wrong credentials).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The activity itself is unacceptable (malformed, too large, an unsupported card).
+    #[error(transparent)]
+    Activity(#[from] botframework::ActivityError),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// A conversation just opened: where routing sent it and who has it.
@@ -129,7 +140,50 @@ impl Hub {
         );
         self.store.insert_conversation(&conversation).await?;
 
-        let decision = ws.route(&conversation.context);
+        let (decision, waiting) = self
+            .route_and_place(&mut conversation, ws, ConversationState::Open, now)
+            .await?;
+        metrics::counter!("switchboard_conversations_opened_total", "workstream" => ws.name.to_string(), "queue" => decision.queue.to_string()).increment(1);
+        tracing::info!(
+            conversation.id = %conversation.id,
+            workstream.name = %ws.name,
+            queue.name = %decision.queue,
+            rule = decision.rule.as_ref().map_or("(fallback)", |r| r.as_str()),
+            owner = conversation.owner.as_ref().map_or("(waiting)", |o| o.name().as_str()),
+            "conversation opened"
+        );
+        Ok(Opened {
+            conversation,
+            decision,
+            waiting,
+        })
+    }
+
+    /// Runs the workstream's rules over the conversation's context, stores the decision, and
+    /// gives the conversation to a member of the chosen queue or leaves it waiting there; then
+    /// stores the conversation, provided its stored state is still `expected`. A queue whose
+    /// only members are bots that already escalated this conversation would keep it waiting
+    /// forever, so such a decision falls through to the fallback queue.
+    pub(crate) async fn route_and_place(
+        &self,
+        conversation: &mut Conversation,
+        ws: &Workstream,
+        expected: ConversationState,
+        now: Timestamp,
+    ) -> Result<(RoutingDecision, Option<WaitReason>), EngineError> {
+        let mut decision = ws.route(&conversation.context);
+        let only_escalated_bots = |queue: &QueueName| {
+            let members = &self
+                .tenant
+                .queue(queue.as_str())
+                .expect("the tenant checks every queue reference")
+                .members;
+            !members.is_empty() && members.iter().all(|m| conversation.escalated_by.contains(m))
+        };
+        if only_escalated_bots(&decision.queue) && decision.queue != ws.fallback_queue {
+            tracing::info!(conversation.id = %conversation.id, queue.name = %decision.queue, "only the escalating bot is in the queue; using the fallback queue");
+            decision.queue = ws.fallback_queue.clone();
+        }
         self.store.record_routing(conversation.id, now, &decision).await?;
         let queue = self
             .tenant
@@ -154,30 +208,13 @@ impl Hub {
                 Some(*reason)
             }
         };
-        if let Err(e) = self
-            .store
-            .update_conversation(&conversation, ConversationState::Open)
-            .await
-        {
+        if let Err(e) = self.store.update_conversation(conversation, expected).await {
             if let Placement::Agent(agent) = &placement {
                 self.roster.release(agent, ws.capacity, now);
             }
             return Err(e.into());
         }
-        metrics::counter!("switchboard_conversations_opened_total", "workstream" => ws.name.to_string(), "queue" => queue.name.to_string()).increment(1);
-        tracing::info!(
-            conversation.id = %conversation.id,
-            workstream.name = %ws.name,
-            queue.name = %queue.name,
-            rule = decision.rule.as_ref().map_or("(fallback)", |r| r.as_str()),
-            owner = conversation.owner.as_ref().map_or("(waiting)", |o| o.name().as_str()),
-            "conversation opened"
-        );
-        Ok(Opened {
-            conversation,
-            decision,
-            waiting,
-        })
+        Ok((decision, waiting))
     }
 
     /// Publishes gauges that are cheaper to read on demand than to keep updated.

@@ -3,9 +3,11 @@
 //! (routing, assignment, state transitions) and persisting their results. It knows nothing of
 //! HTTP; the `http` crate calls it.
 
+mod bots;
 mod hub;
 mod roster;
 
+pub use bots::{BotCaller, BotEffect, BotSent};
 pub use hub::{EngineError, Hub, Opened};
 pub use roster::MemberSnapshot;
 

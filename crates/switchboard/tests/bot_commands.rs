@@ -1,0 +1,311 @@
+//! A bot's activities through the real hub on SQLite, with the sample configuration: messages for
+//! the customer, Omnichannel's Escalate and EndConversation commands, and every refusal.
+
+use botframework::omnichannel::{self, end_conversation_activity, escalate_activity};
+use botframework::{Activity, Attachment, ChannelAccount};
+use domain::activity::Visibility;
+use domain::context::ContextValue;
+use domain::conversation::Customer;
+use domain::{ConversationState, Outcome, Owner, Presence, Seq, UserName};
+use engine::{BotCaller, BotEffect, EngineError, Hub};
+use serde_json::json;
+use switchboard::config;
+
+struct Fixture {
+    hub: Hub,
+    dir: std::path::PathBuf,
+}
+
+impl Fixture {
+    async fn new(config_text: &str) -> Self {
+        let config = config::load("test.toml", config_text).unwrap_or_else(|e| panic!("{e}"));
+        let dir = std::env::temp_dir().join(format!(
+            "switchboard-bots-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let store = store::open(&format!("sqlite://{}/hub.db", dir.display()))
+            .await
+            .unwrap();
+        Self {
+            hub: Hub::new(config.tenant, store),
+            dir,
+        }
+    }
+
+    async fn sample() -> Self {
+        Self::new(config::SAMPLE).await
+    }
+
+    /// A conversation the demo bot owns.
+    async fn with_bot(&self) -> domain::ConversationId {
+        let opened = self
+            .hub
+            .open_conversation("ChatWorkStream", Customer::default(), Default::default())
+            .await
+            .unwrap();
+        assert_eq!(opened.conversation.owner, Some(Owner::Bot(user("DemoBot"))));
+        opened.conversation.id
+    }
+
+    async fn finish(self) {
+        self.hub.shutdown().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn user(name: &str) -> UserName {
+    UserName::new(name).unwrap()
+}
+
+fn from(mut activity: Activity, id: &str) -> Activity {
+    activity.from = Some(serde_json::from_value::<ChannelAccount>(json!({ "id": id, "name": "Bot" })).unwrap());
+    activity
+}
+
+fn context(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    value.as_object().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_bot_message_is_stored_for_the_customer_with_the_next_sequence_number() {
+    let f = Fixture::sample().await;
+    let id = f.with_bot().await;
+    for expected in [1, 2] {
+        let sent = f
+            .hub
+            .accept_from_bot(id, BotCaller::Anonymous, from(Activity::message("Hello!"), "DemoBot"))
+            .await
+            .unwrap();
+        assert_eq!((sent.seq, sent.effect), (Seq(expected), BotEffect::Delivered));
+    }
+    let log = f.hub.store().activities_after(id, Seq::ZERO, 10).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].activity.visibility, Visibility::Everyone);
+    let body: serde_json::Value = serde_json::from_str(&log[0].activity.body).unwrap();
+    assert_eq!(body["text"], "Hello!");
+    assert_eq!(
+        body["id"],
+        log[0].activity.id.as_str(),
+        "the stored activity carries the id the hub gave it"
+    );
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn escalating_with_credit_card_lands_in_the_credit_card_queue_with_the_summary_for_agents_only() {
+    let f = Fixture::sample().await;
+    f.hub.set_presence("alice", Presence::Available).unwrap();
+    let id = f.with_bot().await;
+    let escalate = escalate_activity(
+        "Customer asks about a credit card limit",
+        context(json!({"BotHandoffTopic": "CreditCard"})),
+    );
+    let sent = f
+        .hub
+        .accept_from_bot(id, BotCaller::Anonymous, from(escalate, "DemoBot"))
+        .await
+        .unwrap();
+    let BotEffect::Escalated { decision, waiting } = sent.effect else {
+        panic!("{:?}", sent.effect)
+    };
+    assert_eq!((decision.queue.as_str(), waiting), ("CreditCardQueue", None));
+
+    let conv = f.hub.store().get_conversation(id).await.unwrap().unwrap();
+    assert_eq!(conv.owner, Some(Owner::Agent(user("alice"))));
+    assert_eq!(
+        conv.context.get("BotHandoffTopic"),
+        Some(&ContextValue::Text("CreditCard".into()))
+    );
+    assert_eq!(conv.escalated_by, vec![user("DemoBot")]);
+    assert_eq!(
+        f.hub.store().routing_history(id).await.unwrap().len(),
+        2,
+        "both decisions are kept"
+    );
+    let log = f.hub.store().activities_after(id, Seq::ZERO, 10).await.unwrap();
+    assert_eq!(
+        log[0].activity.visibility,
+        Visibility::AgentsOnly,
+        "the escalation summary is for agents only"
+    );
+
+    let after = f
+        .hub
+        .accept_from_bot(
+            id,
+            BotCaller::Anonymous,
+            from(Activity::message("still here?"), "DemoBot"),
+        )
+        .await;
+    assert!(
+        matches!(after, Err(EngineError::Forbidden(_))),
+        "the bot has left: {after:?}"
+    );
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn an_escalation_back_to_a_queue_holding_only_that_bot_goes_to_the_fallback_queue() {
+    let text = config::SAMPLE.replace("members = [\"DemoBot\", \"carol\"]", "members = [\"DemoBot\"]");
+    let f = Fixture::new(&text).await;
+    let id = f.with_bot().await;
+    let escalate = escalate_activity("", serde_json::Map::new());
+    let sent = f
+        .hub
+        .accept_from_bot(id, BotCaller::Anonymous, from(escalate, "DemoBot"))
+        .await
+        .unwrap();
+    let BotEffect::Escalated { decision, waiting } = sent.effect else {
+        panic!("{:?}", sent.effect)
+    };
+    assert_eq!(decision.queue.as_str(), "DefaultQueue");
+    assert_eq!(waiting, Some(domain::assign::WaitReason::NoneAvailable));
+    assert_eq!(
+        decision.rule.as_ref().map(|r| r.as_str()),
+        Some("BotRule"),
+        "the trace still shows which rule matched"
+    );
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn an_escalation_with_an_unknown_variable_or_a_wrong_type_changes_nothing() {
+    let f = Fixture::sample().await;
+    let id = f.with_bot().await;
+    for (ctx, expected) in [
+        (json!({"Topic": "CreditCard"}), "`Topic` is not a context variable"),
+        (json!({"BotHandoffTopic": true}), "a boolean"),
+        (json!({"BotHandoffTopic": 1.5}), "fractional"),
+    ] {
+        let escalate = escalate_activity("summary", context(ctx));
+        let err = f
+            .hub
+            .accept_from_bot(id, BotCaller::Anonymous, from(escalate, "DemoBot"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, EngineError::Context(_)), "{err:?}");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+    let conv = f.hub.store().get_conversation(id).await.unwrap().unwrap();
+    assert_eq!(
+        (conv.state, conv.owner),
+        (ConversationState::Active, Some(Owner::Bot(user("DemoBot"))))
+    );
+    assert!(
+        f.hub
+            .store()
+            .activities_after(id, Seq::ZERO, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing was stored"
+    );
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn end_conversation_closes_it_resolved_by_the_bot() {
+    let f = Fixture::sample().await;
+    let id = f.with_bot().await;
+    let sent = f
+        .hub
+        .accept_from_bot(
+            id,
+            BotCaller::Anonymous,
+            from(end_conversation_activity("Goodbye!"), "DemoBot"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.effect, BotEffect::Ended);
+    let conv = f.hub.store().get_conversation(id).await.unwrap().unwrap();
+    assert_eq!(
+        (conv.state, conv.outcome),
+        (ConversationState::Closed, Some(Outcome::ResolvedByBot))
+    );
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn unbridged_messages_stay_with_agents_when_the_bot_requires_bridging() {
+    let text = config::SAMPLE.replace("require_bridged = false", "require_bridged = true");
+    let f = Fixture::new(&text).await;
+    let id = f.with_bot().await;
+    let plain = f
+        .hub
+        .accept_from_bot(id, BotCaller::Anonymous, from(Activity::message("internal"), "DemoBot"))
+        .await
+        .unwrap();
+    assert_eq!(plain.effect, BotEffect::AgentsOnly);
+    let bridged = omnichannel::bridged(from(Activity::message("Hi!"), "DemoBot"));
+    let sent = f.hub.accept_from_bot(id, BotCaller::Anonymous, bridged).await.unwrap();
+    assert_eq!(sent.effect, BotEffect::Delivered);
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn refusals_are_clear_and_store_nothing() {
+    let f = Fixture::sample().await;
+    let id = f.with_bot().await;
+    let hub = &f.hub;
+
+    let unknown = domain::ConversationId(uuid_v4_like());
+    let err = hub
+        .accept_from_bot(unknown, BotCaller::Anonymous, from(Activity::message("x"), "DemoBot"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::ConversationNotFound(_)), "{err:?}");
+
+    let err = hub
+        .accept_from_bot(id, BotCaller::Anonymous, from(Activity::message("x"), "alice"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`alice` (the activity's from.id) is not a bot"),
+        "{err}"
+    );
+
+    let err = hub
+        .accept_from_bot(id, BotCaller::App("some-app"), from(Activity::message("x"), "DemoBot"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Forbidden(_)), "{err:?}");
+
+    let mut card = from(Activity::message("Please sign in"), "DemoBot");
+    card.attachments = Some(vec![
+        serde_json::from_value::<Attachment>(json!({
+            "contentType": "application/vnd.microsoft.card.oauth",
+            "content": {"connectionName": "c", "buttons": []}
+        }))
+        .unwrap(),
+    ]);
+    let err = hub.accept_from_bot(id, BotCaller::Anonymous, card).await.unwrap_err();
+    assert!(
+        matches!(err, EngineError::Unsupported(_)) && err.to_string().contains("authentication cards"),
+        "{err}"
+    );
+
+    let big = from(Activity::message("x".repeat(29 * 1024)), "DemoBot");
+    let err = hub.accept_from_bot(id, BotCaller::Anonymous, big).await.unwrap_err();
+    assert!(
+        matches!(err, EngineError::Activity(botframework::ActivityError::TooLarge { .. })),
+        "{err:?}"
+    );
+
+    assert!(
+        hub.store()
+            .activities_after(id, Seq::ZERO, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    f.finish().await;
+}
+
+fn uuid_v4_like() -> uuid::Uuid {
+    uuid::Uuid::from_u128(0x1234_5678_9abc_def0_1234_5678_9abc_def0)
+}
