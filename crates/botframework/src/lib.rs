@@ -10,7 +10,9 @@
 //! * [`turn`] — what a bot answers to the hub's `POST /api/messages`;
 //! * [`omnichannel`] — Omnichannel's `channelData` conventions: escalation and end commands,
 //!   tags, bridging, the `startConversation` context event;
-//! * [`validate`] — checks on inbound activities, with errors naming the field.
+//! * [`validate`] — checks on inbound activities, with errors naming the field;
+//! * [`auth`] — channel JWTs both ways: signing keys and their rotation, the JWKS and OpenID
+//!   metadata the hub publishes, and validation of bots' bearer tokens.
 //!
 //! Every type keeps fields it does not model (`extra`), so a round trip through the hub never
 //! drops what a client or bot sent. There is no I/O here: no HTTP, no async, no hub types.
@@ -23,6 +25,7 @@ mod macros;
 pub mod account;
 pub mod activity;
 pub mod attachment;
+pub mod auth;
 pub mod cards;
 pub mod connector;
 pub mod directline;
