@@ -2,6 +2,7 @@
 //! turn its answers into JSON; they make no routing or assignment decisions themselves. Every
 //! error leaves through [`ApiError`], which picks the status in one place.
 
+mod connector;
 mod error;
 mod metrics_layer;
 mod ops;
@@ -29,6 +30,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ops::routes())
+        .merge(connector::routes())
         // A route layer sees the matched route template, which keeps metric labels bounded.
         .route_layer(axum::middleware::from_fn(metrics_layer::record))
         .fallback(error::not_found)

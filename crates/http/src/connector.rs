@@ -1,0 +1,139 @@
+//! The Bot Framework Connector API v3 that bots call back on (`serviceUrl`): sending to a
+//! conversation and replying to an activity.
+//!
+//! This is a protocol surface with its own error vocabulary: the SDKs' generated clients accept
+//! only 2xx with a `ResourceResponse`, and read failures as `{"error":{"code","message"}}` with the
+//! Connector's PascalCase codes (`BadArgument`, `ConversationNotFound`, …). So errors here are
+//! [`ConnectorError`], mapped to status and code in its one `match`, rather than [`crate::ApiError`].
+//!
+//! Authentication: only anonymous bots (configured without an app id) are served so far; a call
+//! carrying a bearer token is refused with 401 until signed bots are wired in.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use botframework::connector::{ErrorCode, ErrorResponse, ResourceResponse};
+use botframework::{ActivityError, validate};
+use domain::ConversationId;
+use engine::{BotCaller, EngineError};
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v3/conversations/{conversation}/activities",
+            post(send_to_conversation),
+        )
+        .route(
+            "/v3/conversations/{conversation}/activities/{reply_to}",
+            post(reply_to_activity),
+        )
+}
+
+/// A Connector API failure: its HTTP status and Connector error code are chosen in
+/// `into_response`, the only place that does so.
+#[derive(Debug)]
+pub struct ConnectorError(Failure);
+
+#[derive(Debug)]
+enum Failure {
+    Engine(EngineError),
+    Activity(ActivityError),
+    NotFound(String),
+    Unauthorized(String),
+}
+
+impl IntoResponse for ConnectorError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self.0 {
+            Failure::NotFound(m) => (StatusCode::NOT_FOUND, ErrorCode::ConversationNotFound, m),
+            Failure::Unauthorized(m) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, m),
+            Failure::Activity(e @ ActivityError::TooLarge { .. }) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::MessageSizeTooBig,
+                e.to_string(),
+            ),
+            Failure::Activity(e @ ActivityError::Malformed(_)) => {
+                (StatusCode::BAD_REQUEST, ErrorCode::BadSyntax, e.to_string())
+            }
+            Failure::Activity(e) => (StatusCode::BAD_REQUEST, ErrorCode::BadArgument, e.to_string()),
+            Failure::Engine(e) => match e {
+                EngineError::ConversationNotFound(_) => {
+                    (StatusCode::NOT_FOUND, ErrorCode::ConversationNotFound, e.to_string())
+                }
+                EngineError::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden, e.to_string()),
+                EngineError::Activity(ActivityError::TooLarge { .. }) => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::MessageSizeTooBig,
+                    e.to_string(),
+                ),
+                EngineError::Activity(_) | EngineError::Context(_) | EngineError::Unsupported(_) => {
+                    (StatusCode::BAD_REQUEST, ErrorCode::BadArgument, e.to_string())
+                }
+                EngineError::Illegal(_) => (StatusCode::CONFLICT, ErrorCode::BadArgument, e.to_string()),
+                EngineError::UnknownWorkstream(_) | EngineError::UnknownUser(_) | EngineError::Store(_) => {
+                    tracing::error!(error = %e, "connector call failed");
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        ErrorCode::ServiceError,
+                        "the hub failed to handle this activity; see its log".to_owned(),
+                    )
+                }
+            },
+        };
+        (status, Json(ErrorResponse::new(code, message))).into_response()
+    }
+}
+
+impl From<EngineError> for ConnectorError {
+    fn from(e: EngineError) -> Self {
+        ConnectorError(Failure::Engine(e))
+    }
+}
+
+/// `POST /v3/conversations/{conversation}/activities` (SendToConversation).
+async fn send_to_conversation(
+    State(state): State<AppState>,
+    Path(conversation): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ResourceResponse>, ConnectorError> {
+    accept(state, &conversation, &headers, &body).await
+}
+
+/// `POST /v3/conversations/{conversation}/activities/{replyTo}` (ReplyToActivity). The reply
+/// is threaded by its `replyToId`; where it goes is decided exactly as for SendToConversation.
+async fn reply_to_activity(
+    State(state): State<AppState>,
+    Path((conversation, _reply_to)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ResourceResponse>, ConnectorError> {
+    accept(state, &conversation, &headers, &body).await
+}
+
+async fn accept(
+    state: AppState,
+    conversation: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Json<ResourceResponse>, ConnectorError> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        return Err(ConnectorError(Failure::Unauthorized(
+            "this hub serves anonymous bots only so far; remove the bot's app id and password".to_owned(),
+        )));
+    }
+    let id = ConversationId::parse(conversation).map_err(|_| {
+        ConnectorError(Failure::NotFound(format!(
+            "conversation `{conversation}` does not exist"
+        )))
+    })?;
+    let activity = validate::parse_activity(body).map_err(|e| ConnectorError(Failure::Activity(e)))?;
+    let sent = state.hub.accept_from_bot(id, BotCaller::Anonymous, activity).await?;
+    Ok(Json(ResourceResponse::new(sent.id)))
+}
