@@ -63,6 +63,8 @@ impl Hub {
         caller: BotCaller<'_>,
         mut activity: Activity,
     ) -> Result<BotSent, EngineError> {
+        // Held until the new state is stored, so concurrent changes to this conversation apply in turn.
+        let _changing = self.conversations.lock(conversation).await;
         let mut conv = self
             .store()
             .get_conversation(conversation)

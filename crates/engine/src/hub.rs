@@ -13,6 +13,7 @@ use domain::workstream::Workstream;
 use domain::{ConversationState, Presence, QueueName, Timestamp, UserName};
 use store::{Store, StoreError};
 
+use crate::locks::ConversationLocks;
 use crate::roster::{MemberSnapshot, Placement, Roster};
 
 /// What can go wrong in the engine.
@@ -56,6 +57,8 @@ pub struct Hub {
     tenant: Arc<Tenant>,
     store: Arc<dyn Store>,
     roster: Roster,
+    /// Serialises changes to each conversation (see `locks`).
+    pub(crate) conversations: ConversationLocks,
 }
 
 impl Hub {
@@ -65,6 +68,7 @@ impl Hub {
             tenant: Arc::new(tenant),
             store,
             roster: Roster::default(),
+            conversations: ConversationLocks::default(),
         }
     }
 

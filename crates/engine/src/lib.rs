@@ -5,6 +5,7 @@
 
 mod bots;
 mod hub;
+mod locks;
 mod roster;
 
 pub use bots::{BotCaller, BotEffect, BotSent};

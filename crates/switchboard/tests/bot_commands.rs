@@ -309,3 +309,36 @@ async fn refusals_are_clear_and_store_nothing() {
 fn uuid_v4_like() -> uuid::Uuid {
     uuid::Uuid::from_u128(0x1234_5678_9abc_def0_1234_5678_9abc_def0)
 }
+
+#[tokio::test]
+async fn two_escalations_of_one_conversation_at_once_are_applied_one_at_a_time() {
+    let f = Fixture::sample().await;
+    for agent in ["alice", "carol"] {
+        f.hub.set_presence(agent, Presence::Available).unwrap();
+    }
+    let id = f.with_bot().await;
+    let escalate = || {
+        from(
+            escalate_activity("", context(json!({"BotHandoffTopic": "CreditCard"}))),
+            "DemoBot",
+        )
+    };
+    let (a, b) = tokio::join!(
+        f.hub.accept_from_bot(id, BotCaller::Anonymous, escalate()),
+        f.hub.accept_from_bot(id, BotCaller::Anonymous, escalate())
+    );
+    let results = [a, b];
+    let escalated = results
+        .iter()
+        .filter(|r| matches!(r, Ok(sent) if matches!(sent.effect, BotEffect::Escalated { .. })))
+        .count();
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Err(EngineError::Forbidden(_))))
+        .count();
+    assert_eq!((escalated, refused), (1, 1), "{results:?}");
+    let used: u32 = ["alice", "carol"].iter().map(|a| f.hub.member(&user(a)).used.0).sum();
+    assert_eq!(used, 1, "exactly one agent's capacity is taken");
+    assert_eq!(f.hub.store().routing_history(id).await.unwrap().len(), 2);
+    f.finish().await;
+}
