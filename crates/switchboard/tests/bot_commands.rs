@@ -7,33 +7,25 @@ use domain::activity::Visibility;
 use domain::context::ContextValue;
 use domain::conversation::Customer;
 use domain::{ConversationState, Outcome, Owner, Presence, Seq, UserName};
-use engine::{BotCaller, BotEffect, EngineError, Hub};
+use engine::{BotCaller, BotEffect, EngineError};
 use serde_json::json;
 use switchboard::config;
 
-struct Fixture {
-    hub: Hub,
-    dir: std::path::PathBuf,
+mod common;
+use common::TestHub;
+
+struct Fixture(TestHub);
+
+impl std::ops::Deref for Fixture {
+    type Target = TestHub;
+    fn deref(&self) -> &TestHub {
+        &self.0
+    }
 }
 
 impl Fixture {
     async fn new(config_text: &str) -> Self {
-        let config = config::load("test.toml", config_text).unwrap_or_else(|e| panic!("{e}"));
-        let dir = std::env::temp_dir().join(format!(
-            "switchboard-bots-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        let store = store::open(&format!("sqlite://{}/hub.db", dir.display()))
-            .await
-            .unwrap();
-        Self {
-            hub: Hub::new(config.tenant, store),
-            dir,
-        }
+        Self(TestHub::new("bots", config_text).await)
     }
 
     async fn sample() -> Self {
@@ -52,8 +44,7 @@ impl Fixture {
     }
 
     async fn finish(self) {
-        self.hub.shutdown().await;
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.0.finish().await;
     }
 }
 

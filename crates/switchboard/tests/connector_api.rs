@@ -7,33 +7,27 @@ use domain::conversation::Customer;
 use domain::{ConversationId, Seq};
 use engine::Hub;
 use serde_json::{Value, json};
-use switchboard::config;
+
+mod common;
+use common::TestHub;
 
 struct Server {
     base: String,
     hub: Arc<Hub>,
-    dir: std::path::PathBuf,
+    test_hub: TestHub,
 }
 
 async fn start() -> Server {
-    let config = config::load(config::SAMPLE_NAME, config::SAMPLE).unwrap();
+    let test_hub = TestHub::sample("connector").await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let dir = std::env::temp_dir().join(format!("switchboard-connector-{}-{port}", std::process::id()));
-    let store = store::open(&format!("sqlite://{}/hub.db", dir.display()))
-        .await
-        .unwrap();
-    let hub = Arc::new(Hub::new(config.tenant, store));
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let hub = test_hub.hub.clone();
     let app = http::router(http::AppState {
         hub: hub.clone(),
         metrics: http::prometheus_handle(),
     });
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Server {
-        base: format!("http://127.0.0.1:{port}"),
-        hub,
-        dir,
-    }
+    Server { base, hub, test_hub }
 }
 
 impl Server {
@@ -68,8 +62,7 @@ impl Server {
     }
 
     async fn finish(self) {
-        self.hub.shutdown().await;
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.test_hub.finish().await;
     }
 }
 

@@ -1,34 +1,14 @@
 //! The sample configuration's rules, run through the real hub on a real SQLite store: where each
 //! conversation goes, who gets it, and that the routing trace is stored with it.
 
-use std::sync::Arc;
-
 use domain::assign::WaitReason;
 use domain::context::RawValue;
 use domain::conversation::Customer;
 use domain::{ConversationState, Owner, Presence, UserName};
 use engine::Hub;
-use switchboard::config;
 
-async fn sample_hub() -> (Hub, std::path::PathBuf) {
-    let config = config::load(config::SAMPLE_NAME, config::SAMPLE).unwrap();
-    let dir = std::env::temp_dir().join(format!("switchboard-sample-{}", unique_suffix()));
-    let store = store::open(&format!("sqlite://{}/hub.db", dir.display()))
-        .await
-        .unwrap();
-    (Hub::new(config.tenant, store), dir)
-}
-
-fn unique_suffix() -> String {
-    format!(
-        "{}-{:?}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
+mod common;
+use common::TestHub;
 
 fn customer() -> Customer {
     Customer {
@@ -55,7 +35,8 @@ fn user(name: &str) -> UserName {
 
 #[tokio::test]
 async fn a_conversation_without_a_topic_goes_to_the_bot_queue_and_the_demo_bot_answers_first() {
-    let (hub, dir) = sample_hub().await;
+    let t = TestHub::sample("sample").await;
+    let hub = &t.hub;
     hub.set_presence("carol", Presence::Available).unwrap();
     let opened = open_with_topic(&hub, None).await;
     assert_eq!(opened.decision.queue.as_str(), "BotQueue");
@@ -80,13 +61,13 @@ async fn a_conversation_without_a_topic_goes_to_the_bot_queue_and_the_demo_bot_a
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].decision, opened.decision);
     assert!(history[0].decision.trace[0].matched);
-    hub.shutdown().await;
-    let _ = std::fs::remove_dir_all(dir);
+    t.finish().await;
 }
 
 #[tokio::test]
 async fn credit_card_goes_to_the_credit_card_queue_and_the_agent_with_most_free_capacity() {
-    let (hub, dir) = sample_hub().await;
+    let t = TestHub::sample("sample").await;
+    let hub = &t.hub;
     for agent in ["alice", "carol"] {
         hub.set_presence(agent, Presence::Available).unwrap();
     }
@@ -103,13 +84,13 @@ async fn credit_card_goes_to_the_credit_card_queue_and_the_agent_with_most_free_
     // alice has 3 free units, carol 2: alice gets it and one of her units is taken.
     assert_eq!(opened.conversation.owner, Some(Owner::Agent(user("alice"))));
     assert_eq!(hub.member(&user("alice")).used.0, 1);
-    hub.shutdown().await;
-    let _ = std::fs::remove_dir_all(dir);
+    t.finish().await;
 }
 
 #[tokio::test]
 async fn home_loan_goes_to_the_home_loan_queue_and_waits_when_nobody_is_available() {
-    let (hub, dir) = sample_hub().await;
+    let t = TestHub::sample("sample").await;
+    let hub = &t.hub;
     let opened = open_with_topic(&hub, Some("HomeLoan")).await;
     assert_eq!(opened.decision.queue.as_str(), "HomeLoanQueue");
     assert_eq!(opened.conversation.state, ConversationState::Waiting);
@@ -128,13 +109,13 @@ async fn home_loan_goes_to_the_home_loan_queue_and_waits_when_nobody_is_availabl
         (stored.state, stored.queue.unwrap().as_str().to_owned()),
         (ConversationState::Waiting, "HomeLoanQueue".to_owned())
     );
-    hub.shutdown().await;
-    let _ = std::fs::remove_dir_all(dir);
+    t.finish().await;
 }
 
 #[tokio::test]
 async fn any_other_topic_goes_to_the_fallback_queue_with_every_rule_traced() {
-    let (hub, dir) = sample_hub().await;
+    let t = TestHub::sample("sample").await;
+    let hub = &t.hub;
     for topic in ["Mortgage", "creditcard"] {
         let opened = open_with_topic(&hub, Some(topic)).await;
         assert_eq!(opened.decision.queue.as_str(), "DefaultQueue", "{topic}");
@@ -142,20 +123,18 @@ async fn any_other_topic_goes_to_the_fallback_queue_with_every_rule_traced() {
         assert_eq!(opened.decision.trace.len(), 3);
         assert!(opened.decision.trace.iter().all(|t| !t.matched && !t.reason.is_empty()));
     }
-    hub.shutdown().await;
-    let _ = std::fs::remove_dir_all(dir);
+    t.finish().await;
 }
 
 #[tokio::test]
 async fn context_values_are_checked_against_the_workstream() {
-    let (hub, dir) = sample_hub().await;
+    let t = TestHub::sample("sample").await;
+    let hub = &t.hub;
     let err = hub
         .check_context("ChatWorkStream", [("Topic", RawValue::Text("x"))])
         .unwrap_err();
     assert!(err.to_string().contains("`Topic` is not a context variable"), "{err}");
     let err = hub.check_context("NoSuchWorkstream", []).unwrap_err();
     assert!(err.to_string().contains("NoSuchWorkstream"), "{err}");
-    let _: Arc<dyn store::Store> = hub.store().clone();
-    hub.shutdown().await;
-    let _ = std::fs::remove_dir_all(dir);
+    t.finish().await;
 }
