@@ -38,7 +38,7 @@ async fn a_conversation_without_a_topic_goes_to_the_bot_queue_and_the_demo_bot_a
     let t = TestHub::sample("sample").await;
     let hub = &t.hub;
     hub.set_presence("carol", Presence::Available).unwrap();
-    let opened = open_with_topic(&hub, None).await;
+    let opened = open_with_topic(hub, None).await;
     assert_eq!(opened.decision.queue.as_str(), "BotQueue");
     assert_eq!(opened.decision.rule.as_ref().unwrap().as_str(), "BotRule");
     assert_eq!(opened.conversation.state, ConversationState::Active);
@@ -71,7 +71,7 @@ async fn credit_card_goes_to_the_credit_card_queue_and_the_agent_with_most_free_
     for agent in ["alice", "carol"] {
         hub.set_presence(agent, Presence::Available).unwrap();
     }
-    let opened = open_with_topic(&hub, Some("CreditCard")).await;
+    let opened = open_with_topic(hub, Some("CreditCard")).await;
     assert_eq!(opened.decision.queue.as_str(), "CreditCardQueue");
     assert_eq!(opened.decision.rule.as_ref().unwrap().as_str(), "CreditCardRule");
     let trace: Vec<_> = opened
@@ -91,7 +91,7 @@ async fn credit_card_goes_to_the_credit_card_queue_and_the_agent_with_most_free_
 async fn home_loan_goes_to_the_home_loan_queue_and_waits_when_nobody_is_available() {
     let t = TestHub::sample("sample").await;
     let hub = &t.hub;
-    let opened = open_with_topic(&hub, Some("HomeLoan")).await;
+    let opened = open_with_topic(hub, Some("HomeLoan")).await;
     assert_eq!(opened.decision.queue.as_str(), "HomeLoanQueue");
     assert_eq!(opened.conversation.state, ConversationState::Waiting);
     assert_eq!(
@@ -117,7 +117,7 @@ async fn any_other_topic_goes_to_the_fallback_queue_with_every_rule_traced() {
     let t = TestHub::sample("sample").await;
     let hub = &t.hub;
     for topic in ["Mortgage", "creditcard"] {
-        let opened = open_with_topic(&hub, Some(topic)).await;
+        let opened = open_with_topic(hub, Some(topic)).await;
         assert_eq!(opened.decision.queue.as_str(), "DefaultQueue", "{topic}");
         assert_eq!(opened.decision.rule, None);
         assert_eq!(opened.decision.trace.len(), 3);
