@@ -77,5 +77,5 @@ pub use context::{Context, ContextValue, ContextVarDef, ContextVarName, VarType}
 pub use conversation::{ConversationId, ConversationState, Outcome, Owner};
 pub use names::{QueueName, RuleName, TenantName, UserName, WorkstreamName};
 pub use presence::Presence;
-pub use routing::{RoutingDecision, RuleTrace};
+pub use routing::{RoutingCause, RoutingDecision, RuleTrace};
 pub use time::Timestamp;

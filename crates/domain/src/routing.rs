@@ -21,9 +21,26 @@ pub struct RuleTrace {
     pub reason: Reason,
 }
 
+string_enum! {
+    /// What made the hub route a conversation (again).
+    #[derive(Default)]
+    RoutingCause {
+        /// The conversation was just opened.
+        #[default]
+        Opened => "opened",
+        /// Its bot escalated it (Omnichannel `Escalate`).
+        BotEscalated => "bot_escalated",
+        /// Its bot stayed unreachable after retries, so the hub escalated on its behalf.
+        BotUnavailable => "bot_unavailable",
+    }
+}
+
 /// Where routing sent a conversation, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoutingDecision {
+    /// Why routing ran; records stored before this field existed read as `opened`.
+    #[serde(default)]
+    pub cause: RoutingCause,
     pub queue: QueueName,
     /// The rule that matched; `None` when no rule did and the fallback queue was used.
     pub rule: Option<RuleName>,

@@ -9,10 +9,12 @@ use domain::activity::{NewActivity, SenderRole, Visibility};
 use domain::assign::WaitReason;
 use domain::context::{Context, RawValue};
 use domain::conversation::{ConversationId, Owner};
+use domain::routing::RoutingCause;
 use domain::routing::RoutingDecision;
 use domain::user::{BotProfile, UserKind};
 use domain::{ConversationState, Seq, UserName};
 use serde_json::Value;
+use std::sync::Arc;
 
 use crate::hub::{EngineError, Hub};
 
@@ -58,7 +60,7 @@ impl Hub {
     /// authentication cards); an escalation's context fits the workstream. Nothing is stored or
     /// changed unless every check passes.
     pub async fn accept_from_bot(
-        &self,
+        self: &Arc<Self>,
         conversation: ConversationId,
         caller: BotCaller<'_>,
         mut activity: Activity,
@@ -143,7 +145,13 @@ impl Hub {
             (Some(BotCommand::Escalate { .. }), Some(context)) => {
                 conv.escalate(&bot, context, now)?;
                 let (decision, waiting) = self
-                    .route_and_place(&mut conv, ws, ConversationState::Active, now)
+                    .route_and_place(
+                        &mut conv,
+                        ws,
+                        ConversationState::Active,
+                        RoutingCause::BotEscalated,
+                        now,
+                    )
                     .await?;
                 tracing::info!(conversation.id = %conversation, bot = %bot, queue.name = %decision.queue, "bot escalated");
                 metrics::counter!("switchboard_bot_escalations_total", "bot" => bot.to_string()).increment(1);

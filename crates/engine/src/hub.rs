@@ -2,17 +2,19 @@
 //! engine as a whole.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use domain::assign::Request;
 use domain::assign::WaitReason;
 use domain::context::{Context, ContextError, RawValue};
 use domain::conversation::{Conversation, ConversationId, Customer, IllegalTransition, Owner};
-use domain::routing::RoutingDecision;
+use domain::routing::{RoutingCause, RoutingDecision};
 use domain::tenant::Tenant;
 use domain::workstream::Workstream;
 use domain::{ConversationState, Presence, QueueName, Timestamp, UserName};
 use store::{Store, StoreError};
 
+use crate::dispatch::{ChannelSettings, Dispatcher};
 use crate::locks::ConversationLocks;
 use crate::roster::{MemberSnapshot, Placement, Roster};
 
@@ -39,6 +41,9 @@ pub enum EngineError {
     Activity(#[from] botframework::ActivityError),
     #[error("{0}")]
     Unsupported(String),
+    /// The conversation is closed: nothing more can be added to it.
+    #[error("conversation `{0}` has ended")]
+    ConversationEnded(ConversationId),
 }
 
 /// A conversation just opened: where routing sent it and who has it.
@@ -59,17 +64,31 @@ pub struct Hub {
     roster: Roster,
     /// Serialises changes to each conversation (see `locks`).
     pub(crate) conversations: ConversationLocks,
+    /// Delivers activities to bots, in order per conversation (see `dispatch`).
+    pub(crate) dispatcher: Dispatcher,
 }
 
 impl Hub {
-    /// A hub over `tenant`'s configuration and `store`.
+    /// A hub over `tenant`'s configuration and `store`, with the default channel settings
+    /// (service URL `http://127.0.0.1:8080`, anonymous bots only).
     pub fn new(tenant: Tenant, store: Arc<dyn Store>) -> Self {
+        Self::with_channel(tenant, store, ChannelSettings::default())
+    }
+
+    /// A hub that talks to bots as `channel` says.
+    pub fn with_channel(tenant: Tenant, store: Arc<dyn Store>, channel: ChannelSettings) -> Self {
         Self {
             tenant: Arc::new(tenant),
             store,
             roster: Roster::default(),
             conversations: ConversationLocks::default(),
+            dispatcher: Dispatcher::new(channel),
         }
+    }
+
+    /// How the hub talks to bots.
+    pub fn channel(&self) -> &ChannelSettings {
+        &self.dispatcher.settings
     }
 
     /// The tenant's configuration.
@@ -124,7 +143,7 @@ impl Hub {
     /// its trace are stored with it), and gives it to a member of the chosen queue or leaves it
     /// waiting there.
     pub async fn open_conversation(
-        &self,
+        self: &Arc<Self>,
         workstream: &str,
         customer: Customer,
         context: Context,
@@ -145,7 +164,13 @@ impl Hub {
         self.store.insert_conversation(&conversation).await?;
 
         let (decision, waiting) = self
-            .route_and_place(&mut conversation, ws, ConversationState::Open, now)
+            .route_and_place(
+                &mut conversation,
+                ws,
+                ConversationState::Open,
+                RoutingCause::Opened,
+                now,
+            )
             .await?;
         metrics::counter!("switchboard_conversations_opened_total", "workstream" => ws.name.to_string(), "queue" => decision.queue.to_string()).increment(1);
         tracing::info!(
@@ -167,15 +192,18 @@ impl Hub {
     /// gives the conversation to a member of the chosen queue or leaves it waiting there; then
     /// stores the conversation, provided its stored state is still `expected`. A queue whose
     /// only members are bots that already escalated this conversation would keep it waiting
-    /// forever, so such a decision falls through to the fallback queue.
+    /// forever, so such a decision falls through to the fallback queue. A bot that gets the
+    /// conversation is told so (`conversationUpdate`, then the context event).
     pub(crate) async fn route_and_place(
-        &self,
+        self: &Arc<Self>,
         conversation: &mut Conversation,
         ws: &Workstream,
         expected: ConversationState,
+        cause: RoutingCause,
         now: Timestamp,
     ) -> Result<(RoutingDecision, Option<WaitReason>), EngineError> {
         let mut decision = ws.route(&conversation.context);
+        decision.cause = cause;
         let only_escalated_bots = |queue: &QueueName| {
             let members = &self
                 .tenant
@@ -218,6 +246,9 @@ impl Hub {
             }
             return Err(e.into());
         }
+        if let Placement::Bot(bot) = &placement {
+            self.bot_joined(conversation, ws, bot).await?;
+        }
         Ok((decision, waiting))
     }
 
@@ -228,8 +259,61 @@ impl Hub {
         metrics::gauge!("switchboard_store_append_transactions").set(stats.transactions as f64);
     }
 
-    /// Stops the engine: flushes and closes the store.
+    /// Stops the engine: lets deliveries to bots in progress finish (for a few seconds at
+    /// most), then flushes and closes the store.
     pub async fn shutdown(&self) {
+        self.dispatcher.shutdown(Duration::from_secs(5)).await;
         self.store.close().await;
+    }
+}
+
+/// A conversation with what an operator needs to see why it is where it is.
+#[derive(Debug, Clone)]
+pub struct ConversationDetails {
+    pub conversation: Conversation,
+    /// Every routing decision, oldest first.
+    pub routing: Vec<store::RoutingRecord>,
+    /// The escalation summaries bots left for agents (the text of each `Escalate` activity), in
+    /// order.
+    pub escalation_summaries: Vec<String>,
+}
+
+impl Hub {
+    /// The conversation `id` with its routing history and escalation summaries.
+    pub async fn conversation_details(&self, id: ConversationId) -> Result<ConversationDetails, EngineError> {
+        let conversation = self
+            .store
+            .get_conversation(id)
+            .await?
+            .ok_or(EngineError::ConversationNotFound(id))?;
+        let routing = self.store.routing_history(id).await?;
+        let mut escalation_summaries = Vec::new();
+        let mut after = domain::Seq::ZERO;
+        loop {
+            let page = self.store.activities_after(id, after, 500).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for stored in &page {
+                let activity = &stored.activity;
+                if activity.sender_role != domain::activity::SenderRole::Bot
+                    || activity.visibility != domain::activity::Visibility::AgentsOnly
+                {
+                    continue;
+                }
+                let Ok(parsed) = serde_json::from_str::<botframework::Activity>(&activity.body) else {
+                    continue;
+                };
+                if let Ok(Some(botframework::omnichannel::BotCommand::Escalate { .. })) =
+                    botframework::omnichannel::command(&parsed)
+                {
+                    escalation_summaries.push(parsed.text.unwrap_or_default());
+                }
+            }
+        }
+        Ok(ConversationDetails {
+            conversation,
+            routing,
+            escalation_summaries,
+        })
     }
 }

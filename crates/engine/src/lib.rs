@@ -4,12 +4,18 @@
 //! HTTP; the `http` crate calls it.
 
 mod bots;
+mod channel;
+mod customers;
+mod dispatch;
 mod hub;
 mod locks;
 mod roster;
 
 pub use bots::{BotCaller, BotEffect, BotSent};
-pub use hub::{EngineError, Hub, Opened};
+pub use channel::{BOT_UNAVAILABLE_NOTICE, SYSTEM_ACCOUNT_ID};
+pub use customers::{CustomerDelivery, CustomerSent};
+pub use dispatch::{ChannelSettings, ChannelSigner, DeliveryError};
+pub use hub::{ConversationDetails, EngineError, Hub, Opened};
 pub use roster::MemberSnapshot;
 
 /// The current time as a domain timestamp.

@@ -63,7 +63,7 @@ impl IntoResponse for ConnectorError {
             }
             Failure::Activity(e) => (StatusCode::BAD_REQUEST, ErrorCode::BadArgument, e.to_string()),
             Failure::Engine(e) => match e {
-                EngineError::ConversationNotFound(_) => {
+                EngineError::ConversationNotFound(_) | EngineError::ConversationEnded(_) => {
                     (StatusCode::NOT_FOUND, ErrorCode::ConversationNotFound, e.to_string())
                 }
                 EngineError::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden, e.to_string()),

@@ -5,7 +5,7 @@
 //! detail is logged once, here, and the client gets a generic message.
 
 use axum::Json;
-use axum::http::{StatusCode, Uri};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -15,6 +15,12 @@ pub enum ApiError {
     /// The request is malformed or names something invalid.
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
+    /// The request carries no valid credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The credentials are valid but do not allow this.
+    #[error("{0}")]
+    Forbidden(String),
     /// The thing asked for does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -30,6 +36,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
             ApiError::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message),
+            ApiError::Unauthorized(message) => {
+                let body = Json(json!({ "error": { "code": "unauthorized", "message": message } }));
+                return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response();
+            }
+            ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, "forbidden", message),
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, "not_found", message),
             ApiError::Unavailable(message) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", message),
             ApiError::Internal(detail) => {

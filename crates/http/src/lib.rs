@@ -2,6 +2,7 @@
 //! turn its answers into JSON; they make no routing or assignment decisions themselves. Every
 //! error leaves through [`ApiError`], which picks the status in one place.
 
+pub mod api;
 mod connector;
 mod error;
 mod metrics_layer;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Renders the process's metrics for `/metrics`.
     pub metrics: PrometheusHandle,
+    /// The operator's bearer token for `/api/v1` (see [`api::auth`]).
+    pub admin_token: Arc<str>,
 }
 
 /// The whole HTTP application.
@@ -31,6 +34,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ops::routes())
         .merge(connector::routes())
+        .merge(api::routes())
         // A route layer sees the matched route template, which keeps metric labels bounded.
         .route_layer(axum::middleware::from_fn(metrics_layer::record))
         .fallback(error::not_found)

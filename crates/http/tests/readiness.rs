@@ -16,6 +16,7 @@ async fn readyz_turns_unavailable_when_the_store_stops_answering() {
     let app = http::router(http::AppState {
         hub: hub.clone(),
         metrics: http::prometheus_handle(),
+        admin_token: "test-admin-token".into(),
     });
 
     let response = app

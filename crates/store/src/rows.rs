@@ -321,6 +321,7 @@ mod tests {
     fn a_routing_decision_is_stored_as_json_and_read_back() {
         let c = sample();
         let decision = RoutingDecision {
+            cause: Default::default(),
             queue: QueueName::new("CreditCardQueue").unwrap(),
             rule: Some(RuleName::new("CreditCardRule").unwrap()),
             trace: vec![RuleTrace {

@@ -405,6 +405,7 @@ async fn routing_history_round_trips_in_the_order_recorded(db: TestDb) {
     let c = conversation("Contoso", 1);
     stored(&db.store, &c).await;
     let to_bot = RoutingDecision {
+        cause: Default::default(),
         queue: queue("BotQueue"),
         rule: Some(rule("BotRule")),
         trace: vec![RuleTrace {
@@ -414,6 +415,7 @@ async fn routing_history_round_trips_in_the_order_recorded(db: TestDb) {
         }],
     };
     let to_cards = RoutingDecision {
+        cause: Default::default(),
         queue: queue("CreditCardQueue"),
         rule: Some(rule("CreditCardRule")),
         trace: vec![
@@ -430,6 +432,7 @@ async fn routing_history_round_trips_in_the_order_recorded(db: TestDb) {
         ],
     };
     let fallback = RoutingDecision {
+        cause: Default::default(),
         queue: queue("FallbackQueue"),
         rule: None,
         trace: vec![],
@@ -771,6 +774,7 @@ async fn what_was_acknowledged_survives_close_and_reopen(db: TestDb) {
     c.enqueue(queue("CreditCardQueue"), Timestamp(2)).unwrap();
     db.store.update_conversation(&c, ConversationState::Open).await.unwrap();
     let decision = RoutingDecision {
+        cause: Default::default(),
         queue: queue("CreditCardQueue"),
         rule: None,
         trace: vec![],

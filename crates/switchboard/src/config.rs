@@ -46,6 +46,8 @@ pub struct ServerSettings {
     pub database_url: Option<String>,
     /// The base URL bots and clients use to reach the hub (the Bot Framework `serviceUrl`).
     pub public_url: Option<String>,
+    /// The bearer token for the operator API (`/api/v1`).
+    pub admin_token: Option<String>,
 }
 
 /// One problem in a configuration file, with where it is and how to fix it.
@@ -188,6 +190,7 @@ struct RawServer {
     listen: Option<String>,
     database_url: Option<String>,
     public_url: Option<String>,
+    admin_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -342,6 +345,7 @@ impl Builder<'_> {
                 listen: s.listen,
                 database_url: s.database_url,
                 public_url: s.public_url,
+                admin_token: s.admin_token,
             })
             .unwrap_or_default();
 

@@ -4,5 +4,6 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo_bot;
 pub mod server;
 pub mod telemetry;

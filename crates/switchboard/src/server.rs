@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use engine::Hub;
+use engine::{ChannelSettings, Hub};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -34,12 +34,11 @@ pub async fn run(
         url: redact(database_url),
         source,
     })?;
-    let hub = Arc::new(Hub::new(config.tenant, store));
-    let app = http::router(http::AppState {
-        hub: hub.clone(),
-        metrics: http::prometheus_handle(),
-    });
+    let public_url = public_url(&config, &listener)?;
+    let admin_token = admin_token(&config);
+    let (hub, app) = build(config, store, public_url.clone(), admin_token);
     tracing::info!(
+        public_url = %public_url,
         listen = %listener.local_addr()?,
         tenant = %hub.tenant().name(),
         store.backend = hub.store().backend().as_str(),
@@ -51,6 +50,51 @@ pub async fn run(
     served?;
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+/// The hub and its HTTP application over `store`, with `public_url` as the base URL bots call
+/// back (the Bot Framework `serviceUrl`) and `admin_token` guarding `/api/v1`.
+pub fn build(
+    config: Config,
+    store: Arc<dyn store::Store>,
+    public_url: String,
+    admin_token: Arc<str>,
+) -> (Arc<Hub>, axum::Router) {
+    let channel = ChannelSettings {
+        service_url: public_url,
+        ..ChannelSettings::default()
+    };
+    let hub = Arc::new(Hub::with_channel(config.tenant, store, channel));
+    let app = http::router(http::AppState {
+        hub: hub.clone(),
+        metrics: http::prometheus_handle(),
+        admin_token,
+    });
+    (hub, app)
+}
+
+/// The configured public URL, or `http://` + the address actually listened on.
+fn public_url(config: &Config, listener: &TcpListener) -> Result<String, ServerError> {
+    Ok(match &config.server.public_url {
+        Some(url) => url.clone(),
+        None => format!("http://{}", listener.local_addr()?),
+    })
+}
+
+/// The admin API token: `SWITCHBOARD_ADMIN_TOKEN`, else the configuration's
+/// `server.admin_token`, else a random one, logged once so the operator can use it.
+fn admin_token(config: &Config) -> Arc<str> {
+    if let Ok(token) = std::env::var("SWITCHBOARD_ADMIN_TOKEN")
+        && !token.is_empty()
+    {
+        return token.into();
+    }
+    if let Some(token) = &config.server.admin_token {
+        return token.as_str().into();
+    }
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    tracing::warn!(admin_token = %token, "no admin token configured (server.admin_token or SWITCHBOARD_ADMIN_TOKEN); using this one for /api/v1 until restart");
+    token.into()
 }
 
 /// Resolves when the process gets SIGINT (Ctrl-C) or SIGTERM.

@@ -18,7 +18,7 @@ fn customer() -> Customer {
     }
 }
 
-async fn open_with_topic(hub: &Hub, topic: Option<&str>) -> engine::Opened {
+async fn open_with_topic(hub: &std::sync::Arc<Hub>, topic: Option<&str>) -> engine::Opened {
     let values: Vec<(&str, RawValue<'_>)> = topic
         .map(|t| ("BotHandoffTopic", RawValue::Text(t)))
         .into_iter()

@@ -57,11 +57,13 @@ pub fn route(rules: &[Rule], fallback: &QueueName, ctx: &Context) -> RoutingDeci
         .collect();
     match chosen {
         Some(i) => RoutingDecision {
+            cause: Default::default(),
             queue: rules[i].queue.clone(),
             rule: Some(rules[i].name.clone()),
             trace,
         },
         None => RoutingDecision {
+            cause: Default::default(),
             queue: fallback.clone(),
             rule: None,
             trace,

@@ -4,8 +4,11 @@
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+pub mod compat;
+
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
 
 use engine::Hub;
 use switchboard::config;
@@ -19,10 +22,22 @@ pub fn unique_dir(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("switchboard-{tag}-{}-{nanos}", std::process::id()))
 }
 
-/// A hub on its own SQLite file.
+/// The sample configuration's demo bot endpoint, which tests point elsewhere.
+pub const SAMPLE_BOT_ENDPOINT: &str = "http://127.0.0.1:3978/api/messages";
+
+/// The admin token every test server accepts.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// A real hub on its own SQLite file, serving HTTP on a free loopback port (its public URL),
+/// so bots can call it back.
 pub struct TestHub {
     pub hub: Arc<Hub>,
     pub dir: PathBuf,
+    /// `http://127.0.0.1:PORT`, the hub's public URL.
+    pub base: String,
+    /// Stands in for the sample's demo bot, when the hub was made with [`TestHub::sample`].
+    pub bot: Option<RecordingBot>,
+    server: tokio::task::JoinHandle<()>,
 }
 
 impl TestHub {
@@ -33,20 +48,117 @@ impl TestHub {
         let store = store::open(&format!("sqlite://{}/hub.db", dir.display()))
             .await
             .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (hub, app) = switchboard::server::build(config, store, base.clone(), ADMIN_TOKEN.into());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
         Self {
-            hub: Arc::new(Hub::new(config.tenant, store)),
+            hub,
             dir,
+            base,
+            bot: None,
+            server,
         }
     }
 
-    /// A hub with the built-in sample configuration.
+    /// A hub with the built-in sample configuration, its demo bot replaced by a
+    /// [`RecordingBot`] that takes every activity and says nothing.
     pub async fn sample(tag: &str) -> Self {
-        Self::new(tag, config::SAMPLE).await
+        let bot = RecordingBot::start().await;
+        let text = config::SAMPLE.replace(SAMPLE_BOT_ENDPOINT, &bot.endpoint());
+        let mut hub = Self::new(tag, &text).await;
+        hub.bot = Some(bot);
+        hub
+    }
+
+    /// `GET path` with the admin token; the status and the JSON body.
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     /// Closes the store and removes the directory.
     pub async fn finish(self) {
+        self.server.abort();
         self.hub.shutdown().await;
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One POST a [`RecordingBot`] got: its Authorization header and its body.
+type Received = (Option<String>, serde_json::Value);
+
+/// A bot endpoint that answers every POST with `status` (200 unless changed) and records the
+/// activities and Authorization headers it received. It never calls the hub back; the compat
+/// tests use real SDK bots for that.
+#[derive(Clone)]
+pub struct RecordingBot {
+    pub port: u16,
+    received: Arc<Mutex<Vec<Received>>>,
+    status: Arc<AtomicU16>,
+}
+
+impl RecordingBot {
+    /// Starts on a free loopback port.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let bot = Self {
+            port: listener.local_addr().unwrap().port(),
+            received: Arc::default(),
+            status: Arc::new(AtomicU16::new(200)),
+        };
+        let state = bot.clone();
+        let app = axum::Router::new().route(
+            "/api/messages",
+            axum::routing::post(
+                |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<serde_json::Value>| async move {
+                    let auth = headers.get("authorization").map(|v| v.to_str().unwrap().to_owned());
+                    state.received.lock().unwrap().push((auth, body));
+                    axum::http::StatusCode::from_u16(state.status.load(Ordering::SeqCst)).unwrap()
+                },
+            ),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        bot
+    }
+
+    /// `http://127.0.0.1:PORT/api/messages`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}/api/messages", self.port)
+    }
+
+    /// Answers every later POST with `status`.
+    pub fn answer_with(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
+    }
+
+    /// The activities received so far.
+    pub fn activities(&self) -> Vec<serde_json::Value> {
+        self.received.lock().unwrap().iter().map(|(_, a)| a.clone()).collect()
+    }
+
+    /// The Authorization headers received so far, one per POST.
+    pub fn authorizations(&self) -> Vec<Option<String>> {
+        self.received.lock().unwrap().iter().map(|(h, _)| h.clone()).collect()
+    }
+
+    /// Waits until at least `n` activities arrived (10 s at most) and returns them.
+    pub async fn wait_for(&self, n: usize) -> Vec<serde_json::Value> {
+        for _ in 0..200 {
+            let got = self.activities();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("expected {n} activities, got {:?}", self.activities());
     }
 }

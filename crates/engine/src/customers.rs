@@ -1,0 +1,111 @@
+//! What a customer sends: stored in the conversation's log (durable before anything else
+//! happens), then passed to whoever owns the conversation. Channels (Direct Line, later voice)
+//! call [`Hub::accept_from_customer`] with an activity they have parsed.
+
+use std::sync::Arc;
+
+use botframework::{Activity, ConversationAccount, validate};
+use domain::activity::{SenderRole, Visibility};
+use domain::conversation::{ConversationId, Owner};
+use domain::{ConversationState, Seq};
+use tokio::sync::oneshot;
+
+use crate::channel::customer_account;
+use crate::dispatch::{Delivery, DeliveryError};
+use crate::hub::{EngineError, Hub};
+
+/// Where a customer's activity went after it was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerDelivery {
+    /// The owning bot took it (answered 2xx).
+    Bot,
+    /// The owning bot did not take it; the activity is stored all the same.
+    BotFailed(DeliveryError),
+    /// No bot owns the conversation (it waits in a queue, or a person has it): stored for the
+    /// agents.
+    Stored,
+}
+
+/// The hub's answer to a customer's activity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerSent {
+    /// The id the hub gave the activity.
+    pub id: String,
+    pub seq: Seq,
+    pub delivery: CustomerDelivery,
+}
+
+impl Hub {
+    /// Accepts an activity the customer of `conversation` sends. It is validated, given an id
+    /// and a timestamp, addressed from the customer (when the channel did not say who sent it)
+    /// and appended to the log; then, if a bot owns the conversation, delivered to it. Returns
+    /// once the bot answered (or failed to), so a channel can report a bot failure to the
+    /// customer's client.
+    pub async fn accept_from_customer(
+        self: &Arc<Self>,
+        conversation: ConversationId,
+        mut activity: Activity,
+    ) -> Result<CustomerSent, EngineError> {
+        validate::validate_from_client(&activity)?;
+        let (id, seq, waiting) = {
+            // Held while storing and queueing, so the bot gets messages in the order stored.
+            let _changing = self.conversations.lock(conversation).await;
+            let conv = self
+                .store()
+                .get_conversation(conversation)
+                .await?
+                .ok_or(EngineError::ConversationNotFound(conversation))?;
+            if conv.state == ConversationState::Closed {
+                return Err(EngineError::ConversationEnded(conversation));
+            }
+            let customer = customer_account(&conv);
+            if activity.from.as_ref().is_none_or(|from| from.id.is_empty()) {
+                activity.from = Some(customer.clone());
+            }
+            activity.conversation = Some(ConversationAccount::new(conversation.to_string()));
+            let sender = activity
+                .from
+                .as_ref()
+                .map_or(customer.id.clone(), |from| from.id.clone());
+            let seq = self
+                .store_activity(
+                    conversation,
+                    &mut activity,
+                    SenderRole::Customer,
+                    &sender,
+                    Visibility::Everyone,
+                )
+                .await?;
+            let id = activity.id.clone().unwrap_or_default();
+            let waiting = match (&conv.state, &conv.owner) {
+                (ConversationState::Active, Some(Owner::Bot(bot))) => match self.bot_user(bot) {
+                    Some((user, profile)) => {
+                        self.address_to_bot(&mut activity, conversation, user, profile);
+                        let (done, result) = oneshot::channel();
+                        self.deliver(
+                            conversation,
+                            Delivery {
+                                bot: bot.clone(),
+                                activity,
+                                done: Some(done),
+                            },
+                        );
+                        Some(result)
+                    }
+                    None => None,
+                },
+                _ => None,
+            };
+            (id, seq, waiting)
+        };
+        let delivery = match waiting {
+            None => CustomerDelivery::Stored,
+            Some(result) => match result.await {
+                Ok(Ok(())) => CustomerDelivery::Bot,
+                Ok(Err(e)) => CustomerDelivery::BotFailed(e),
+                Err(_) => CustomerDelivery::BotFailed(DeliveryError::ShuttingDown),
+            },
+        };
+        Ok(CustomerSent { id, seq, delivery })
+    }
+}
