@@ -19,12 +19,12 @@ use std::sync::Arc;
 use crate::hub::{EngineError, Hub};
 
 /// Who is calling, as far as authentication proved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BotCaller<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BotCaller {
     /// No credentials: allowed only for bots configured without an app id.
     Anonymous,
     /// A token validated for this app id.
-    App(&'a str),
+    App(String),
 }
 
 /// What accepting a bot's activity did.
@@ -62,7 +62,7 @@ impl Hub {
     pub async fn accept_from_bot(
         self: &Arc<Self>,
         conversation: ConversationId,
-        caller: BotCaller<'_>,
+        caller: BotCaller,
         mut activity: Activity,
     ) -> Result<BotSent, EngineError> {
         // Held until the new state is stored, so concurrent changes to this conversation apply in turn.
@@ -74,13 +74,13 @@ impl Hub {
             .ok_or(EngineError::ConversationNotFound(conversation))?;
         let bot_name = activity.from.as_ref().map(|f| f.id.clone()).unwrap_or_default();
         let (bot, profile) = self.bot_profile(&bot_name)?;
-        match caller {
+        match &caller {
             BotCaller::Anonymous if !profile.is_anonymous() => {
                 return Err(EngineError::Forbidden(format!(
                     "bot `{bot}` has an app id, so its calls must carry a bearer token"
                 )));
             }
-            BotCaller::App(app_id) if app_id != profile.app_id => {
+            BotCaller::App(app_id) if *app_id != profile.app_id => {
                 return Err(EngineError::Forbidden(format!(
                     "the token was issued to app `{app_id}`, not to bot `{bot}`"
                 )));

@@ -28,6 +28,7 @@ use domain::{ConversationId, UserName};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
+use crate::bot_auth::{BotTokenPolicy, KeyCache};
 use crate::hub::Hub;
 
 /// How the hub talks to bots.
@@ -44,6 +45,8 @@ pub struct ChannelSettings {
     pub backoff: Duration,
     /// Signs tokens for bots with an app id; `None` when every bot is anonymous.
     pub signer: Option<Arc<ChannelSigner>>,
+    /// How the tokens of signed bots calling the Connector API are checked, by app id.
+    pub bot_tokens: HashMap<String, BotTokenPolicy>,
 }
 
 impl Default for ChannelSettings {
@@ -54,6 +57,7 @@ impl Default for ChannelSettings {
             attempts: 3,
             backoff: Duration::from_millis(250),
             signer: None,
+            bot_tokens: HashMap::new(),
         }
     }
 }
@@ -133,6 +137,11 @@ impl ChannelSigner {
             .rotate(new_key)
     }
 
+    /// Replaces the whole ring (after the operator changed the key directory).
+    pub fn replace(&self, keys: KeyRing) {
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
+    }
+
     /// Stops publishing the previous key `kid`. Returns whether it was published.
     pub fn retire(&self, kid: &str) -> bool {
         self.keys.write().unwrap_or_else(PoisonError::into_inner).retire(kid)
@@ -185,6 +194,8 @@ pub(crate) struct Dispatcher {
     lanes: Mutex<HashMap<ConversationId, mpsc::UnboundedSender<Delivery>>>,
     /// Every lane task, so shutdown can wait for deliveries in progress.
     tasks: TaskTracker,
+    /// Identity providers' keys, for checking signed bots' tokens.
+    pub(crate) keys: KeyCache,
 }
 
 impl Dispatcher {
@@ -203,7 +214,13 @@ impl Dispatcher {
             settings,
             lanes: Mutex::new(HashMap::new()),
             tasks: TaskTracker::new(),
+            keys: KeyCache::default(),
         }
+    }
+
+    /// The HTTP client every call to bots and identity providers shares.
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
     }
 
     fn lanes(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, mpsc::UnboundedSender<Delivery>>> {

@@ -3,6 +3,7 @@
 //! (routing, assignment, state transitions) and persisting their results. It knows nothing of
 //! HTTP; the `http` crate calls it.
 
+mod bot_auth;
 mod bots;
 mod channel;
 mod customers;
@@ -11,6 +12,7 @@ mod hub;
 mod locks;
 mod roster;
 
+pub use bot_auth::{BotAuthError, BotTokenPolicy};
 pub use bots::{BotCaller, BotEffect, BotSent};
 pub use channel::{BOT_UNAVAILABLE_NOTICE, SYSTEM_ACCOUNT_ID};
 pub use customers::{CustomerDelivery, CustomerSent};

@@ -123,17 +123,37 @@ async fn accept(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Json<ResourceResponse>, ConnectorError> {
-    if headers.contains_key(header::AUTHORIZATION) {
-        return Err(ConnectorError(Failure::Unauthorized(
-            "this hub serves anonymous bots only so far; remove the bot's app id and password".to_owned(),
-        )));
-    }
-    let id = ConversationId::parse(conversation).map_err(|_| {
-        ConnectorError(Failure::NotFound(format!(
-            "conversation `{conversation}` does not exist"
-        )))
-    })?;
+    let caller = caller(&state, headers).await?;
+    let id = conversation_id(conversation)?;
     let activity = validate::parse_activity(body).map_err(|e| ConnectorError(Failure::Activity(e)))?;
-    let sent = state.hub.accept_from_bot(id, BotCaller::Anonymous, activity).await?;
+    let sent = state.hub.accept_from_bot(id, caller, activity).await?;
     Ok(Json(ResourceResponse::new(sent.id)))
+}
+
+/// Who is calling: an anonymous bot when there is no `Authorization` header, else the app a
+/// valid `Bearer` token was issued to. Any other header, or a token that does not validate, is
+/// 401. Every Connector operation starts here.
+pub(crate) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<BotCaller, ConnectorError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(BotCaller::Anonymous);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ConnectorError(Failure::Unauthorized(
+                "the Authorization header must be `Bearer <token>`".to_owned(),
+            ))
+        })?;
+    match state.hub.authenticate_bot(token).await {
+        Ok(app_id) => Ok(BotCaller::App(app_id)),
+        Err(e) => Err(ConnectorError(Failure::Unauthorized(e.to_string()))),
+    }
+}
+
+/// A conversation id from the path; one that cannot be an id names no conversation.
+pub(crate) fn conversation_id(text: &str) -> Result<ConversationId, ConnectorError> {
+    ConversationId::parse(text)
+        .map_err(|_| ConnectorError(Failure::NotFound(format!("conversation `{text}` does not exist"))))
 }

@@ -7,6 +7,7 @@ mod connector;
 mod error;
 mod metrics_layer;
 mod ops;
+pub mod well_known;
 
 use std::sync::Arc;
 
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(connector::routes())
         .merge(api::routes())
+        .merge(well_known::routes())
         // A route layer sees the matched route template, which keeps metric labels bounded.
         .route_layer(axum::middleware::from_fn(metrics_layer::record))
         .fallback(error::not_found)

@@ -1,4 +1,4 @@
-//! The command line: `serve` and `check-config` (more commands arrive with later features).
+//! The command line: `serve`, `check-config` and `keys` (more commands arrive with later features).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,12 +57,39 @@ pub enum Command {
         /// The configuration file to check.
         file: PathBuf,
     },
+    /// Manage the keys the hub signs channel tokens with (for bots that have an app id).
+    ///
+    /// Rotation without downtime: `keys rotate` adds a key; a running hub publishes it within
+    /// 30 s and signs with it once it is an hour old. When tokens signed by the old key have
+    /// expired (one token lifetime later), `keys retire OLD_KID` unpublishes the old key.
+    Keys {
+        /// The key directory [default: data/channel-keys].
+        #[arg(long, default_value = crate::keys::DEFAULT_DIR, env = "SWITCHBOARD_SIGNING_KEYS")]
+        dir: PathBuf,
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+/// What `switchboard keys` does.
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// List the keys: which one signs, which are only published.
+    List,
+    /// Add a new signing key (published at once, signing an hour later).
+    Rotate,
+    /// Stop publishing a key that no longer signs.
+    Retire {
+        /// The key id, as `keys list` shows it.
+        kid: String,
+    },
 }
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::CheckConfig { file } => check_config(&file),
+        Command::Keys { dir, action } => keys(&dir, action),
         Command::Serve {
             config,
             listen,
@@ -82,6 +109,29 @@ fn read_config(file: Option<&PathBuf>) -> Result<Config, String> {
             let text =
                 std::fs::read_to_string(path).map_err(|e| format!("{name}: cannot read the configuration: {e}"))?;
             config::load(&name, &text).map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn keys(dir: &std::path::Path, action: KeysAction) -> ExitCode {
+    let now = time::OffsetDateTime::now_utc();
+    let result = match action {
+        KeysAction::List => crate::keys::describe(dir, now)
+            .map(|lines| lines.join("\n"))
+            .map_err(|e| e.to_string()),
+        KeysAction::Rotate => crate::keys::add_key(dir, now)
+            .map(|kid| format!("added {kid}; running hubs publish it within 30 s and sign with it an hour from now"))
+            .map_err(|e| e.to_string()),
+        KeysAction::Retire { kid } => crate::keys::retire(dir, &kid, now).map(|()| format!("retired {kid}")),
+    };
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -9,7 +9,7 @@
 //! span of the offending value. Every problem is collected, so one run of `check-config` shows
 //! them all, each as `file:line:column: what is wrong` followed by how to fix it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::ops::Range;
 use std::time::Duration;
@@ -22,6 +22,7 @@ use domain::rules::{Rule, parse_condition};
 use domain::tenant::{QueueRef, Tenant, TenantError};
 use domain::user::{BotProfile, Capacity, DisplayName, Endpoint, Role, User, UserKind};
 use domain::workstream::{CapacityRelease, Channel, DistributionMode, Timers, Workstream};
+use engine::BotTokenPolicy;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -35,6 +36,24 @@ pub const SAMPLE_NAME: &str = "config/sample.toml (built in)";
 pub struct Config {
     pub tenant: Tenant,
     pub server: ServerSettings,
+    pub channel: ChannelConfig,
+    /// How each signed bot's tokens are checked, by app id.
+    pub bot_tokens: HashMap<String, BotTokenPolicy>,
+    /// Messaging endpoints where `serve` runs the built-in demo bot (`builtin = "demo"`).
+    pub demo_bots: Vec<Endpoint>,
+}
+
+/// How the hub signs the tokens it sends to bots with an app id (`[channel]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChannelConfig {
+    /// The `iss` of the hub's tokens; bots set it as `ToBotFromChannelTokenIssuer`. Default:
+    /// the public URL + `/botframework`.
+    pub issuer: Option<String>,
+    /// The directory of signing keys (PEM files, the newest by name signs). Default:
+    /// `data/channel-keys`.
+    pub signing_keys: Option<String>,
+    /// How long a token is valid. Default: one hour.
+    pub token_lifetime: Option<Duration>,
 }
 
 /// Server settings a configuration file may give; command-line flags override them.
@@ -168,6 +187,7 @@ fn toml_help(message: &str) -> Option<String> {
 struct RawConfig {
     tenant: Option<RawTenant>,
     server: Option<RawServer>,
+    channel: Option<RawChannel>,
     #[serde(default)]
     bots: Vec<RawBot>,
     #[serde(default)]
@@ -195,6 +215,14 @@ struct RawServer {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawChannel {
+    issuer: Option<String>,
+    signing_keys: Option<String>,
+    token_lifetime: Option<Spanned<RawDuration>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawBot {
     name: Spanned<String>,
     display_name: Option<Spanned<String>>,
@@ -202,6 +230,10 @@ struct RawBot {
     endpoint: Spanned<String>,
     channel_id: Option<Spanned<String>>,
     require_bridged: Option<bool>,
+    token_issuers: Option<Vec<String>>,
+    token_audience: Option<String>,
+    token_jwks_url: Option<Spanned<String>>,
+    builtin: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -349,6 +381,29 @@ impl Builder<'_> {
             })
             .unwrap_or_default();
 
+        let channel = match &raw.channel {
+            None => ChannelConfig::default(),
+            Some(c) => ChannelConfig {
+                issuer: c.issuer.clone(),
+                signing_keys: c.signing_keys.clone(),
+                token_lifetime: c
+                    .token_lifetime
+                    .as_ref()
+                    .and_then(|v| match parse_duration(v.get_ref()) {
+                        Ok(d) if !d.is_zero() => Some(d),
+                        Ok(_) | Err(_) => {
+                            self.error(
+                                v.span(),
+                                "invalid token lifetime",
+                                Some("write a positive duration such as \"1h\" or \"30m\"".into()),
+                            );
+                            None
+                        }
+                    }),
+            },
+        };
+        let mut bot_tokens = HashMap::new();
+        let mut demo_bots = Vec::new();
         let mut users = Vec::new();
         for bot in &raw.bots {
             spans
@@ -378,6 +433,18 @@ impl Builder<'_> {
                     None
                 }
             };
+            if let Some(policy) = self.bot_token_policy(bot, &app_id) {
+                bot_tokens.insert(app_id.clone(), policy);
+            }
+            match (&bot.builtin, &endpoint) {
+                (Some(b), Some(endpoint)) if b.get_ref() == "demo" => demo_bots.push(endpoint.clone()),
+                (Some(b), _) if b.get_ref() != "demo" => self.error(
+                    b.span(),
+                    format!("unknown built-in bot `{}`", b.get_ref()),
+                    Some("the only built-in bot is \"demo\"; remove `builtin` for a bot you run yourself".into()),
+                ),
+                _ => {}
+            }
             if let (Some(name), Some(display_name), Some(endpoint)) = (name, display, endpoint) {
                 users.push(User {
                     name,
@@ -451,7 +518,13 @@ impl Builder<'_> {
         // skipped, as those were already reported.
         let tenant_name = tenant_name?;
         match Tenant::new(tenant_name, users, queues, workstreams) {
-            Ok(tenant) => Some(Config { tenant, server }),
+            Ok(tenant) => Some(Config {
+                tenant,
+                server,
+                channel,
+                bot_tokens,
+                demo_bots,
+            }),
             Err(errors) => {
                 for e in errors {
                     let already_reported = match &e {
@@ -581,6 +654,51 @@ impl Builder<'_> {
             auto_accept: ws.auto_accept.unwrap_or(false),
             timers,
         })
+    }
+
+    /// How a signed bot's tokens are checked: all three `token_*` keys for a bot with an app id,
+    /// none for an anonymous one.
+    fn bot_token_policy(&mut self, bot: &RawBot, app_id: &str) -> Option<BotTokenPolicy> {
+        let given = bot.token_issuers.is_some() || bot.token_audience.is_some() || bot.token_jwks_url.is_some();
+        if app_id.is_empty() {
+            if given {
+                self.error(
+                    bot.name.span(),
+                    format!("bot `{}` has token_* settings but no app_id", bot.name.get_ref()),
+                    Some("token_issuers, token_audience and token_jwks_url check a signed bot's tokens; set its app_id, or remove them for an anonymous bot".into()),
+                );
+            }
+            return None;
+        }
+        let span = bot.app_id.as_ref().map_or(bot.name.span(), |a| a.span());
+        match (&bot.token_issuers, &bot.token_audience, &bot.token_jwks_url) {
+            (Some(issuers), Some(audience), Some(jwks)) if !issuers.is_empty() && !audience.is_empty() => {
+                if Endpoint::parse(jwks.get_ref()).is_err() {
+                    self.error(
+                        jwks.span(),
+                        format!("token_jwks_url `{}` is not an absolute http(s) URL", jwks.get_ref()),
+                        Some("for Entra ID: \"https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys\"".into()),
+                    );
+                    return None;
+                }
+                Some(BotTokenPolicy {
+                    issuers: issuers.clone(),
+                    audience: audience.clone(),
+                    jwks_url: jwks.get_ref().clone(),
+                })
+            }
+            _ => {
+                self.error(
+                    span,
+                    format!(
+                        "bot `{}` has an app id, so the hub must be told how to check the tokens it sends",
+                        bot.name.get_ref()
+                    ),
+                    Some("set token_issuers (a non-empty list), token_audience and token_jwks_url; see docs/bots.md, \"Signed bots\"".into()),
+                );
+                None
+            }
+        }
     }
 
     fn timers(&mut self, raw: Option<&RawTimers>) -> Timers {

@@ -5,5 +5,6 @@
 pub mod cli;
 pub mod config;
 pub mod demo_bot;
+pub mod keys;
 pub mod server;
 pub mod telemetry;

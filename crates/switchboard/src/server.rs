@@ -2,12 +2,17 @@
 //! then drain — HTTP first (no new work), then the engine and store (pending appends flushed).
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use engine::{ChannelSettings, Hub};
+use domain::user::{Endpoint, UserKind};
+use engine::{ChannelSettings, ChannelSigner, Hub};
+use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::keys::{self, KeyError};
 
 /// The database used when neither the command line nor the configuration names one.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/switchboard.db";
@@ -19,6 +24,10 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub enum ServerError {
     #[error("cannot open the store at {url}: {source}")]
     Store { url: String, source: store::StoreError },
+    #[error("channel signing keys: {0}")]
+    Keys(#[from] KeyError),
+    #[error("cannot start the demo bot at {endpoint}: {source}")]
+    DemoBot { endpoint: String, source: std::io::Error },
     #[error("HTTP server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -36,7 +45,28 @@ pub async fn run(
     })?;
     let public_url = public_url(&config, &listener)?;
     let admin_token = admin_token(&config);
-    let (hub, app) = build(config, store, public_url.clone(), admin_token);
+    let demo_endpoints = config.demo_bots.clone();
+    let built = build(config, store, public_url.clone(), admin_token)?;
+    let hub = built.hub.clone();
+
+    // The demo bot stops last: the hub's own shutdown may still deliver to it.
+    let (stop_demo, demo_stopped) = tokio::sync::watch::channel(false);
+    let mut demo_bots = Vec::new();
+    for endpoint in demo_endpoints {
+        demo_bots.push(start_demo_bot(&endpoint, demo_stopped.clone()).await?);
+    }
+    let reload = built
+        .keys_dir
+        .clone()
+        .zip(hub.channel().signer.clone())
+        .map(|(dir, signer)| {
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(keys::RELOAD_INTERVAL).await;
+                    reload_keys(&dir, &signer);
+                }
+            })
+        });
     tracing::info!(
         public_url = %public_url,
         listen = %listener.local_addr()?,
@@ -44,33 +74,110 @@ pub async fn run(
         store.backend = hub.store().backend().as_str(),
         "switchboard is serving"
     );
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let served = axum::serve(listener, built.router)
+        .with_graceful_shutdown(shutdown)
+        .await;
     tracing::info!("HTTP server stopped; closing the engine and store");
+    if let Some(reload) = reload {
+        reload.abort();
+        let _ = reload.await;
+    }
     hub.shutdown().await;
+    let _ = stop_demo.send(true);
+    for demo in demo_bots {
+        let _ = demo.await;
+    }
     served?;
     tracing::info!("shutdown complete");
     Ok(())
 }
 
+/// Binds the demo bot to the address of its configured endpoint and serves it until `stop`.
+async fn start_demo_bot(
+    endpoint: &Endpoint,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, ServerError> {
+    let failed = |source| ServerError::DemoBot {
+        endpoint: endpoint.to_string(),
+        source,
+    };
+    let url = endpoint.url();
+    let host = url.host_str().unwrap_or("127.0.0.1").to_owned();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let listener = TcpListener::bind((host.as_str(), port)).await.map_err(failed)?;
+    tracing::info!(endpoint = %endpoint, "demo bot listening");
+    Ok(tokio::spawn(async move {
+        let stopped = async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        };
+        if let Err(e) = crate::demo_bot::serve(listener, stopped).await {
+            tracing::error!(error = %e, "demo bot stopped");
+        }
+    }))
+}
+
+/// Rereads the key directory and, if the keys or the signing key changed, swaps them in.
+fn reload_keys(dir: &Path, signer: &ChannelSigner) {
+    match keys::load(dir, OffsetDateTime::now_utc()) {
+        Ok(ring) => {
+            let before = signer.key_ring();
+            if before.published_kids() != ring.published_kids() {
+                tracing::info!(signing = ring.current().kid(), published = ?ring.published_kids(), "channel signing keys changed");
+                signer.replace(ring);
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot reload the channel signing keys; keeping the current ones"),
+    }
+}
+
+/// The hub, its HTTP application, and where its signing keys live (when it signs).
+#[derive(Debug)]
+pub struct Built {
+    pub hub: Arc<Hub>,
+    pub router: axum::Router,
+    pub keys_dir: Option<PathBuf>,
+}
+
 /// The hub and its HTTP application over `store`, with `public_url` as the base URL bots call
-/// back (the Bot Framework `serviceUrl`) and `admin_token` guarding `/api/v1`.
+/// back (the Bot Framework `serviceUrl`) and `admin_token` guarding `/api/v1`. When a bot has an
+/// app id, the channel signing keys are loaded (made, on a first start) from the configured
+/// directory.
 pub fn build(
     config: Config,
     store: Arc<dyn store::Store>,
     public_url: String,
     admin_token: Arc<str>,
-) -> (Arc<Hub>, axum::Router) {
+) -> Result<Built, ServerError> {
+    let signed = config
+        .tenant
+        .users()
+        .any(|u| matches!(&u.kind, UserKind::Bot(profile) if !profile.is_anonymous()));
+    let (signer, keys_dir) = if signed {
+        let dir = PathBuf::from(config.channel.signing_keys.as_deref().unwrap_or(keys::DEFAULT_DIR));
+        let ring = keys::load_or_create(&dir, OffsetDateTime::now_utc())?;
+        let issuer = config
+            .channel
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("{}/botframework", public_url.trim_end_matches('/')));
+        let lifetime = config.channel.token_lifetime.unwrap_or(Duration::from_secs(3600));
+        (Some(Arc::new(ChannelSigner::new(issuer, ring, lifetime))), Some(dir))
+    } else {
+        (None, None)
+    };
     let channel = ChannelSettings {
         service_url: public_url,
+        signer,
+        bot_tokens: config.bot_tokens,
         ..ChannelSettings::default()
     };
     let hub = Arc::new(Hub::with_channel(config.tenant, store, channel));
-    let app = http::router(http::AppState {
+    let router = http::router(http::AppState {
         hub: hub.clone(),
         metrics: http::prometheus_handle(),
         admin_token,
     });
-    (hub, app)
+    Ok(Built { hub, router, keys_dir })
 }
 
 /// The configured public URL, or `http://` + the address actually listened on.

@@ -263,7 +263,11 @@ async fn refusals_are_clear_and_store_nothing() {
     );
 
     let err = hub
-        .accept_from_bot(id, BotCaller::App("some-app"), from(Activity::message("x"), "DemoBot"))
+        .accept_from_bot(
+            id,
+            BotCaller::App("some-app".to_owned()),
+            from(Activity::message("x"), "DemoBot"),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, EngineError::Forbidden(_)), "{err:?}");

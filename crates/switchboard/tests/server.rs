@@ -21,7 +21,14 @@ async fn start() -> Running {
         base.rsplit(':').next().unwrap()
     ));
     let url = format!("sqlite://{}/hub.db", dir.display());
-    let config = config::load(config::SAMPLE_NAME, config::SAMPLE).unwrap();
+    // The sample's built-in demo bot, on a free port rather than 3978 (tests run in parallel).
+    let demo_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = config::SAMPLE.replace("127.0.0.1:3978", &format!("127.0.0.1:{demo_port}"));
+    let config = config::load(config::SAMPLE_NAME, &text).unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         server::run(listener, config, &url, async {

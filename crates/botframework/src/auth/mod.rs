@@ -51,5 +51,6 @@ pub use error::AuthError;
 pub use keys::{Jwk, JwkSet, KeyRing, RSA_BITS, SigningKey};
 pub use metadata::{OpenIdMetadata, openid_metadata};
 pub use token::{
-    Audience, BotTokenClaims, ChannelTokenClaims, NOT_BEFORE_SKEW_SECS, SDK_CLOCK_TOLERANCE_SECS, validate_bot_token,
+    Audience, BotTokenClaims, ChannelTokenClaims, NOT_BEFORE_SKEW_SECS, SDK_CLOCK_TOLERANCE_SECS, claimed_app_id,
+    token_kid, validate_bot_token,
 };

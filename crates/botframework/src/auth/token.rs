@@ -263,3 +263,24 @@ fn verify<C: RegisteredClaims>(
     }
     Ok(claims)
 }
+
+/// The app id (`appid`, else `azp`) a bot token *claims*, read without checking anything, so the
+/// hub can pick the registration to validate it against. Never trust it before
+/// [`validate_bot_token`] succeeded.
+pub fn claimed_app_id(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    ["appid", "azp"]
+        .iter()
+        .find_map(|k| claims.get(*k).and_then(|v| v.as_str()).map(str::to_owned))
+}
+
+/// The `kid` in a token's header, read without checking anything (to know whether the keys at
+/// hand can be the right ones).
+pub fn token_kid(token: &str) -> Option<String> {
+    jsonwebtoken::decode_header(token).ok()?.kid
+}

@@ -43,14 +43,22 @@ pub struct TestHub {
 impl TestHub {
     /// A hub with the configuration in `text`.
     pub async fn new(tag: &str, text: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::on(listener, tag, text).await
+    }
+
+    /// A hub serving on `listener` (bound beforehand when a bot must know the hub's URL before
+    /// the hub's configuration can name the bot's endpoint).
+    pub async fn on(listener: tokio::net::TcpListener, tag: &str, text: &str) -> Self {
         let config = config::load("test.toml", text).unwrap_or_else(|e| panic!("{e}"));
         let dir = unique_dir(tag);
         let store = store::open(&format!("sqlite://{}/hub.db", dir.display()))
             .await
             .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let (hub, app) = switchboard::server::build(config, store, base.clone(), ADMIN_TOKEN.into());
+        let built = switchboard::server::build(config, store, base.clone(), ADMIN_TOKEN.into())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (hub, app) = (built.hub, built.router);
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
@@ -83,6 +91,34 @@ impl TestHub {
             .unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Waits (20 s at most) for an activity sent by a bot whose text satisfies `pred`, and
+    /// returns its body.
+    pub async fn wait_for_bot_text(
+        &self,
+        id: domain::ConversationId,
+        pred: impl Fn(&str) -> bool,
+    ) -> serde_json::Value {
+        for _ in 0..400 {
+            let log = self
+                .hub
+                .store()
+                .activities_after(id, domain::Seq::ZERO, 1000)
+                .await
+                .unwrap();
+            for stored in log {
+                if stored.activity.sender_role != domain::activity::SenderRole::Bot {
+                    continue;
+                }
+                let body: serde_json::Value = serde_json::from_str(&stored.activity.body).unwrap();
+                if body["text"].as_str().is_some_and(&pred) {
+                    return body;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no bot message as expected in conversation {id}");
     }
 
     /// Closes the store and removes the directory.
