@@ -1099,6 +1099,41 @@ queue = "BotQueue"
     }
 
     #[test]
+    fn signed_bots_need_their_token_settings_and_anonymous_bots_refuse_them() {
+        let bot = "name = \"DemoBot\"\nendpoint = \"http://127.0.0.1:3978/api/messages\"\n";
+        let cases = [
+            (
+                "app_id = \"A\"\n",
+                "has an app id, so the hub must be told how to check the tokens",
+            ),
+            (
+                "app_id = \"A\"\ntoken_issuers = []\ntoken_audience = \"api://hub\"\ntoken_jwks_url = \"https://idp/keys\"\n",
+                "set token_issuers (a non-empty list)",
+            ),
+            (
+                "app_id = \"A\"\ntoken_issuers = [\"i\"]\ntoken_audience = \"api://hub\"\ntoken_jwks_url = \"keys\"\n",
+                "is not an absolute http(s) URL",
+            ),
+            ("token_audience = \"api://hub\"\n", "has token_* settings but no app_id"),
+            ("builtin = \"echo\"\n", "unknown built-in bot `echo`"),
+        ];
+        for (extra, expected) in cases {
+            let text = BASE.replacen(bot, &format!("{bot}{extra}"), 1);
+            let e = errors(&text);
+            assert!(e.to_string().contains(expected), "{expected}: {e}");
+        }
+        let signed = BASE.replacen(
+            bot,
+            &format!("{bot}app_id = \"A\"\ntoken_issuers = [\"https://login.microsoftonline.com/t/v2.0\"]\ntoken_audience = \"api://hub\"\ntoken_jwks_url = \"https://login.microsoftonline.com/t/discovery/v2.0/keys\"\n"),
+            1,
+        );
+        let config = load("test.toml", &signed).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.bot_tokens["A"].audience, "api://hub");
+        let sample = load(SAMPLE_NAME, SAMPLE).unwrap();
+        assert_eq!(sample.demo_bots.len(), 1, "the sample runs the built-in demo bot");
+    }
+
+    #[test]
     fn product_rules_on_workstreams_are_enforced() {
         let cases = [
             (
