@@ -209,7 +209,7 @@ struct RawTenant {
 struct RawServer {
     listen: Option<String>,
     database_url: Option<String>,
-    public_url: Option<String>,
+    public_url: Option<Spanned<String>>,
     admin_token: Option<String>,
 }
 
@@ -371,12 +371,21 @@ impl Builder<'_> {
             Some(t) => self.name(&t.name, "tenant name", TenantName::new),
             None => TenantName::new("Default").ok(),
         };
+        if let Some(url) = raw.server.as_ref().and_then(|s| s.public_url.as_ref())
+            && Endpoint::parse(url.get_ref()).is_err()
+        {
+            self.error(
+                url.span(),
+                format!("public_url `{}` is not an absolute http(s) URL", url.get_ref()),
+                Some("write the base URL bots and clients reach the hub at, e.g. \"https://hub.example.com\"".into()),
+            );
+        }
         let server = raw
             .server
             .map(|s| ServerSettings {
                 listen: s.listen,
                 database_url: s.database_url,
-                public_url: s.public_url,
+                public_url: s.public_url.map(Spanned::into_inner),
                 admin_token: s.admin_token,
             })
             .unwrap_or_default();
@@ -1131,6 +1140,8 @@ queue = "BotQueue"
         assert_eq!(config.bot_tokens["A"].audience, "api://hub");
         let sample = load(SAMPLE_NAME, SAMPLE).unwrap();
         assert_eq!(sample.demo_bots.len(), 1, "the sample runs the built-in demo bot");
+        let e = errors(&format!("[server]\npublic_url = \"hub.example.com\"\n{BASE}"));
+        assert!(e.to_string().contains("is not an absolute http(s) URL"), "{e}");
     }
 
     #[test]
