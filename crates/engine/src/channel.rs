@@ -67,7 +67,7 @@ pub(crate) fn context_json(context: &Context) -> Map<String, Value> {
 
 impl Hub {
     /// Fills in what a bot needs on every activity it receives: `serviceUrl`, its `channelId`,
-    /// the conversation, and itself as the recipient.
+    /// the conversation, itself as the recipient, and a `locale` when the sender gave none.
     pub(crate) fn address_to_bot(
         &self,
         activity: &mut Activity,
@@ -75,6 +75,9 @@ impl Hub {
         bot: &User,
         profile: &BotProfile,
     ) {
+        if activity.locale.is_none() {
+            activity.locale = Some(self.channel().default_locale.clone());
+        }
         activity.service_url = Some(self.channel().service_url.clone());
         activity.channel_id = Some(profile.channel_id.clone());
         activity.conversation = Some(ConversationAccount::new(conversation.to_string()));

@@ -47,6 +47,9 @@ pub struct ChannelSettings {
     pub signer: Option<Arc<ChannelSigner>>,
     /// How the tokens of signed bots calling the Connector API are checked, by app id.
     pub bot_tokens: HashMap<String, BotTokenPolicy>,
+    /// The `locale` of activities whose sender gave none (the hub's own, and customers' that
+    /// came without one).
+    pub default_locale: String,
 }
 
 impl Default for ChannelSettings {
@@ -58,6 +61,7 @@ impl Default for ChannelSettings {
             backoff: Duration::from_millis(250),
             signer: None,
             bot_tokens: HashMap::new(),
+            default_locale: "en-US".to_owned(),
         }
     }
 }

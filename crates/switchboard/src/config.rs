@@ -41,6 +41,9 @@ pub struct Config {
     pub bot_tokens: HashMap<String, BotTokenPolicy>,
     /// Messaging endpoints where `serve` runs the built-in demo bot (`builtin = "demo"`).
     pub demo_bots: Vec<Endpoint>,
+    /// The tenant's default locale (`[tenant] locale`, default `en-US`): the `locale` of
+    /// activities to bots whose sender gave none.
+    pub locale: String,
 }
 
 /// How the hub signs the tokens it sends to bots with an app id (`[channel]`).
@@ -202,6 +205,7 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawTenant {
     name: Spanned<String>,
+    locale: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -390,6 +394,18 @@ impl Builder<'_> {
             })
             .unwrap_or_default();
 
+        let locale = match raw.tenant.as_ref().and_then(|t| t.locale.as_ref()) {
+            None => "en-US".to_owned(),
+            Some(l) if is_locale(l.get_ref()) => l.get_ref().clone(),
+            Some(l) => {
+                self.error(
+                    l.span(),
+                    format!("invalid locale `{}`", l.get_ref()),
+                    Some("write a BCP 47 language tag such as \"en-US\" or \"fr-CA\"".into()),
+                );
+                "en-US".to_owned()
+            }
+        };
         let channel = match &raw.channel {
             None => ChannelConfig::default(),
             Some(c) => ChannelConfig {
@@ -533,6 +549,7 @@ impl Builder<'_> {
                 channel,
                 bot_tokens,
                 demo_bots,
+                locale,
             }),
             Err(errors) => {
                 for e in errors {
@@ -796,6 +813,15 @@ impl Builder<'_> {
 }
 
 /// Channel ids appear in URLs and are compared ordinally by the SDKs: keep them plain.
+/// A plausible BCP 47 tag: letters, digits and hyphens, starting with a 2–3 letter language.
+fn is_locale(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let language = parts.next().unwrap_or_default();
+    (2..=3).contains(&language.len())
+        && language.chars().all(|c| c.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
 fn is_channel_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.chars()
@@ -1140,6 +1166,13 @@ queue = "BotQueue"
         assert_eq!(config.bot_tokens["A"].audience, "api://hub");
         let sample = load(SAMPLE_NAME, SAMPLE).unwrap();
         assert_eq!(sample.demo_bots.len(), 1, "the sample runs the built-in demo bot");
+        assert_eq!(sample.locale, "en-US");
+        let e = errors(&BASE.replacen(
+            "name = \"Contoso\"",
+            "name = \"Contoso\"\nlocale = \"english please\"",
+            1,
+        ));
+        assert!(e.to_string().contains("invalid locale"), "{e}");
         let e = errors(&format!("[server]\npublic_url = \"hub.example.com\"\n{BASE}"));
         assert!(e.to_string().contains("is not an absolute http(s) URL"), "{e}");
     }

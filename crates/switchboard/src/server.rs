@@ -169,6 +169,7 @@ pub fn build(
         service_url: public_url,
         signer,
         bot_tokens: config.bot_tokens,
+        default_locale: config.locale,
         ..ChannelSettings::default()
     };
     let hub = Arc::new(Hub::with_channel(config.tenant, store, channel));

@@ -40,6 +40,7 @@ async fn a_bot_given_a_conversation_gets_conversation_update_then_the_context_ev
     assert_eq!(update["type"], "conversationUpdate");
     assert_eq!(update["serviceUrl"], f.base.as_str(), "exactly the hub's public URL");
     assert_eq!(update["channelId"], "directline");
+    assert_eq!(update["locale"], "en-US", "the tenant's default locale");
     assert_eq!(update["conversation"]["id"], id.as_str());
     assert_eq!(
         update["recipient"],

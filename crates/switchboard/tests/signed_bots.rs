@@ -63,6 +63,14 @@ struct Signed {
     hub: TestHub,
     idp: KeyRing,
     bot: Option<common::compat::BotProcess>,
+    keys_dir: std::path::PathBuf,
+}
+
+impl Signed {
+    async fn finish(self) {
+        self.hub.finish().await;
+        let _ = std::fs::remove_dir_all(&self.keys_dir);
+    }
 }
 
 async fn start(with_bot: bool) -> Option<Signed> {
@@ -99,7 +107,12 @@ async fn start(with_bot: bool) -> Option<Signed> {
     };
     let keys_dir = common::unique_dir("signed-keys");
     let hub = TestHub::on(listener, "signed", &signed_config(&endpoint, &jwks_url, &keys_dir)).await;
-    Some(Signed { hub, idp, bot })
+    Some(Signed {
+        hub,
+        idp,
+        bot,
+        keys_dir,
+    })
 }
 
 #[tokio::test]
@@ -121,7 +134,7 @@ async fn the_hub_publishes_openid_metadata_and_keys_that_verify_its_tokens() {
         .validate_channel_token(&token, signer.issuer(), APP_ID, unix_now(), 0)
         .unwrap();
     assert_eq!(claims.serviceurl, s.hub.base);
-    s.hub.finish().await;
+    s.finish().await;
 }
 
 #[tokio::test]
@@ -218,7 +231,7 @@ async fn a_signed_botbuilder_bot_accepts_the_hubs_requests_and_refuses_bad_token
         .unwrap()
         .status();
     assert_eq!(status.as_u16(), 401, "no token at all");
-    s.hub.finish().await;
+    s.finish().await;
 }
 
 fn idp_token(idp: &KeyRing, app_id: &str, audience: &str, exp: u64) -> String {
@@ -285,5 +298,5 @@ async fn the_connector_api_checks_a_signed_bots_bearer_token() {
     let (status, body) = post(Some(valid)).await;
     assert_eq!(status, 200, "{body}");
     s.hub.wait_for_bot_text(id, |t| t == "Hello from a signed bot").await;
-    s.hub.finish().await;
+    s.finish().await;
 }
