@@ -60,6 +60,7 @@ pub struct UnknownVariant {
 
 pub mod activity;
 pub mod assign;
+pub mod attachment;
 pub mod context;
 pub mod conversation;
 pub mod names;

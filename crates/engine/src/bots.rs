@@ -3,19 +3,19 @@
 //! (close, resolved by the bot). The HTTP layer's Connector API calls [`Hub::accept_from_bot`]
 //! with the activity and who the caller proved to be.
 
+use botframework::Activity;
 use botframework::omnichannel::{self, BotCommand};
-use botframework::{Activity, ActivityType, cards, validate};
-use domain::activity::{NewActivity, SenderRole, Visibility};
+use domain::activity::{SenderRole, Visibility};
 use domain::assign::WaitReason;
 use domain::context::{Context, RawValue};
-use domain::conversation::{ConversationId, Owner};
+use domain::conversation::ConversationId;
 use domain::routing::RoutingCause;
 use domain::routing::RoutingDecision;
-use domain::user::{BotProfile, UserKind};
-use domain::{ConversationState, Seq, UserName};
+use domain::{ConversationState, Seq};
 use serde_json::Value;
 use std::sync::Arc;
 
+use crate::connector_ops::{ActingBot, check_content};
 use crate::hub::{EngineError, Hub};
 
 /// Who is calling, as far as authentication proved.
@@ -67,43 +67,14 @@ impl Hub {
     ) -> Result<BotSent, EngineError> {
         // Held until the new state is stored, so concurrent changes to this conversation apply in turn.
         let _changing = self.conversations.lock(conversation).await;
-        let mut conv = self
-            .store()
-            .get_conversation(conversation)
-            .await?
-            .ok_or(EngineError::ConversationNotFound(conversation))?;
-        let bot_name = activity.from.as_ref().map(|f| f.id.clone()).unwrap_or_default();
-        let (bot, profile) = self.bot_profile(&bot_name)?;
-        match &caller {
-            BotCaller::Anonymous if !profile.is_anonymous() => {
-                return Err(EngineError::Forbidden(format!(
-                    "bot `{bot}` has an app id, so its calls must carry a bearer token"
-                )));
-            }
-            BotCaller::App(app_id) if *app_id != profile.app_id => {
-                return Err(EngineError::Forbidden(format!(
-                    "the token was issued to app `{app_id}`, not to bot `{bot}`"
-                )));
-            }
-            _ => {}
-        }
-        if conv.state != ConversationState::Active || conv.owner != Some(Owner::Bot(bot.clone())) {
-            return Err(EngineError::Forbidden(format!(
-                "bot `{bot}` is not in conversation `{conversation}`"
-            )));
-        }
-        validate::validate_from_bot(&activity)?;
-        if let Some(card) = activity
-            .attachments
-            .iter()
-            .flatten()
-            .find(|a| cards::is_authentication_card(&a.content_type))
-        {
-            return Err(EngineError::Unsupported(format!(
-                "authentication cards ({}) are not supported on this channel; send a link or ask in text",
-                card.content_type
-            )));
-        }
+        let from = activity.from.as_ref().map(|f| f.id.clone()).unwrap_or_default();
+        let ActingBot {
+            conversation: mut conv,
+            bot,
+            profile,
+            ..
+        } = self.acting_bot(conversation, &caller, Some(&from)).await?;
+        check_content(&activity)?;
         let command = omnichannel::command(&activity).map_err(|e| EngineError::Unsupported(e.to_string()))?;
         let ws = self
             .tenant()
@@ -112,34 +83,19 @@ impl Hub {
 
         // Everything below changes state; checks that can fail without side effects come first.
         let escalation_context = match &command {
-            Some(BotCommand::Escalate { context }) => Some(self.escalation_context(conv.workstream.as_str(), context)?),
+            Some(BotCommand::Escalate { context }) => Some(self.check_context_json(conv.workstream.as_str(), context)?),
             _ => None,
         };
         let now = crate::now();
-        let id = uuid::Uuid::now_v7().simple().to_string();
-        activity.id = Some(id.clone());
-        activity.timestamp = Some(botframework::Timestamp::now_utc());
         let visibility = match &command {
             Some(BotCommand::Escalate { .. }) => Visibility::AgentsOnly,
             _ if profile.require_bridged && !omnichannel::is_bridged(&activity) => Visibility::AgentsOnly,
             _ => Visibility::Everyone,
         };
-        let body = serde_json::to_string(&activity).map_err(|e| EngineError::Unsupported(e.to_string()))?;
-        let appended = self
-            .store()
-            .append_activity(
-                conversation,
-                NewActivity {
-                    id: id.clone(),
-                    kind: activity_kind(&activity.kind),
-                    sender_role: SenderRole::Bot,
-                    sender_id: bot.to_string(),
-                    visibility,
-                    timestamp: now,
-                    body,
-                },
-            )
+        let seq = self
+            .store_activity(conversation, &mut activity, SenderRole::Bot, bot.as_str(), visibility)
             .await?;
+        let id = activity.id.clone().unwrap_or_default();
 
         let effect = match (command, escalation_context) {
             (Some(BotCommand::Escalate { .. }), Some(context)) => {
@@ -168,25 +124,13 @@ impl Hub {
             _ if visibility == Visibility::AgentsOnly => BotEffect::AgentsOnly,
             _ => BotEffect::Delivered,
         };
-        Ok(BotSent {
-            id,
-            seq: appended.seq,
-            effect,
-        })
+        Ok(BotSent { id, seq, effect })
     }
 
-    fn bot_profile(&self, name: &str) -> Result<(UserName, &BotProfile), EngineError> {
-        match self.tenant().user(name).map(|u| (&u.name, &u.kind)) {
-            Some((name, UserKind::Bot(profile))) => Ok((name.clone(), profile)),
-            _ => Err(EngineError::Forbidden(format!(
-                "`{name}` (the activity's from.id) is not a bot of this hub"
-            ))),
-        }
-    }
-
-    /// Checks an Escalate command's context against the workstream: strings and integers only,
-    /// as Omnichannel documents; every name must be defined with a matching type.
-    fn escalation_context(
+    /// Checks context variables given as JSON (an Escalate command's context, pre-chat data)
+    /// against the workstream: strings and integers only, as Omnichannel documents; every name
+    /// must be defined with a matching type.
+    pub fn check_context_json(
         &self,
         workstream: &str,
         context: &serde_json::Map<String, Value>,
@@ -206,11 +150,4 @@ impl Hub {
         }
         self.check_context(workstream, values)
     }
-}
-
-fn activity_kind(kind: &ActivityType) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "message".to_owned())
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use botframework::omnichannel;
 use botframework::{Activity, ActivityType, ChannelAccount, ConversationAccount, RoleType};
-use domain::activity::{NewActivity, SenderRole, Visibility};
+use domain::activity::{NewActivity, SenderRole, StoredActivity, Visibility};
 use domain::context::{Context, ContextValue};
 use domain::conversation::{Conversation, Owner};
 use domain::routing::RoutingCause;
@@ -137,8 +137,9 @@ impl Hub {
         Ok(())
     }
 
-    /// Gives `activity` a fresh id and the current time, and appends it to the conversation's
-    /// log. Returns its seq.
+    /// Gives `activity` a fresh id and the current time, appends it to the conversation's log
+    /// and publishes it to the conversation's watchers. Returns its seq. Every activity the hub
+    /// stores goes through here.
     pub(crate) async fn store_activity(
         &self,
         conversation: ConversationId,
@@ -151,21 +152,25 @@ impl Hub {
         activity.id = Some(id.clone());
         activity.timestamp = Some(botframework::Timestamp::now_utc());
         let body = serde_json::to_string(&activity).map_err(|e| EngineError::Unsupported(e.to_string()))?;
-        let appended = self
-            .store()
-            .append_activity(
+        let new = NewActivity {
+            id,
+            kind: activity.kind.as_str().to_owned(),
+            sender_role,
+            sender_id: sender_id.to_owned(),
+            visibility,
+            timestamp: crate::now(),
+            body,
+        };
+        let appended = self.store().append_activity(conversation, new.clone()).await?;
+        if !appended.duplicate {
+            self.events.publish(
                 conversation,
-                NewActivity {
-                    id,
-                    kind: activity.kind.as_str().to_owned(),
-                    sender_role,
-                    sender_id: sender_id.to_owned(),
-                    visibility,
-                    timestamp: crate::now(),
-                    body,
+                StoredActivity {
+                    seq: appended.seq,
+                    activity: new,
                 },
-            )
-            .await?;
+            );
+        }
         Ok(appended.seq)
     }
 

@@ -109,3 +109,54 @@ impl Hub {
         Ok(CustomerSent { id, seq, delivery })
     }
 }
+
+/// What the customer sees of a conversation's log after a point: the activities, and the
+/// position to continue from (the Direct Line watermark).
+#[derive(Debug, Clone, Default)]
+pub struct CustomerView {
+    pub activities: Vec<Activity>,
+    /// The seq of the last activity read (shown or not); the same as asked when nothing new.
+    pub last: Seq,
+}
+
+impl Hub {
+    /// The activities of `conversation` after `after` that its customer may see: everything for
+    /// everyone except `conversationUpdate` (never sent to Direct Line clients) and, unless
+    /// `with_typing`, `typing` (WebSocket only). Reads at most `limit` log entries.
+    pub async fn customer_view(
+        &self,
+        conversation: ConversationId,
+        after: Seq,
+        limit: u32,
+        with_typing: bool,
+    ) -> Result<CustomerView, EngineError> {
+        let log = self.store().activities_after(conversation, after, limit).await?;
+        let last = log.last().map_or(after, |a| a.seq);
+        let activities = log
+            .iter()
+            .filter_map(|stored| customer_sees(stored, with_typing))
+            .collect();
+        Ok(CustomerView { activities, last })
+    }
+}
+
+/// The activity as the customer's client gets it, if the customer may see it.
+pub fn customer_sees(stored: &domain::activity::StoredActivity, with_typing: bool) -> Option<Activity> {
+    let a = &stored.activity;
+    if a.visibility != Visibility::Everyone || a.kind == "conversationUpdate" || (a.kind == "typing" && !with_typing) {
+        return None;
+    }
+    let mut activity: Activity = serde_json::from_str(&a.body).ok()?;
+    activity.channel_id = Some("directline".to_owned());
+    activity.service_url = None;
+    activity.recipient = None;
+    if let Some(from) = activity.from.as_mut()
+        && from.role.is_none()
+    {
+        from.role = Some(match a.sender_role {
+            SenderRole::Customer => botframework::RoleType::User,
+            _ => botframework::RoleType::Bot,
+        });
+    }
+    Some(activity)
+}

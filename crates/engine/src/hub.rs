@@ -15,6 +15,7 @@ use domain::{ConversationState, Presence, QueueName, Timestamp, UserName};
 use store::{Store, StoreError};
 
 use crate::dispatch::{ChannelSettings, Dispatcher};
+use crate::events::Events;
 use crate::locks::ConversationLocks;
 use crate::roster::{MemberSnapshot, Placement, Roster};
 
@@ -41,9 +42,15 @@ pub enum EngineError {
     Activity(#[from] botframework::ActivityError),
     #[error("{0}")]
     Unsupported(String),
+    /// A conversation with this id was already opened.
+    #[error("conversation `{0}` already exists")]
+    ConversationExists(ConversationId),
     /// The conversation is closed: nothing more can be added to it.
     #[error("conversation `{0}` has ended")]
     ConversationEnded(ConversationId),
+    /// A bot's Connector call names something that is not there or cannot be done with it.
+    #[error(transparent)]
+    Connector(#[from] crate::connector_ops::ConnectorRefusal),
 }
 
 /// A conversation just opened: where routing sent it and who has it.
@@ -66,6 +73,8 @@ pub struct Hub {
     pub(crate) conversations: ConversationLocks,
     /// Delivers activities to bots, in order per conversation (see `dispatch`).
     pub(crate) dispatcher: Dispatcher,
+    /// Pushes stored activities to whoever watches their conversation (see `events`).
+    pub(crate) events: Events,
 }
 
 impl Hub {
@@ -83,7 +92,18 @@ impl Hub {
             roster: Roster::default(),
             conversations: ConversationLocks::default(),
             dispatcher: Dispatcher::new(channel),
+            events: Events::default(),
         }
+    }
+
+    /// Watches `conversation`: every activity stored in it from now on arrives on the receiver
+    /// (a receiver that lags is told so and should read the log with
+    /// `Store::activities_after`).
+    pub fn watch(
+        &self,
+        conversation: ConversationId,
+    ) -> tokio::sync::broadcast::Receiver<Arc<domain::activity::StoredActivity>> {
+        self.events.subscribe(conversation)
     }
 
     /// How the hub talks to bots.
@@ -148,20 +168,31 @@ impl Hub {
         customer: Customer,
         context: Context,
     ) -> Result<Opened, EngineError> {
+        self.open_conversation_as(ConversationId(uuid::Uuid::now_v7()), workstream, customer, context)
+            .await
+    }
+
+    /// [`Hub::open_conversation`] with an id chosen beforehand (a channel that handed out the id
+    /// before the conversation started, as Direct Line's token generation does). An id already
+    /// stored is [`EngineError::ConversationExists`].
+    pub async fn open_conversation_as(
+        self: &Arc<Self>,
+        id: ConversationId,
+        workstream: &str,
+        customer: Customer,
+        context: Context,
+    ) -> Result<Opened, EngineError> {
         let ws = self
             .tenant
             .workstream(workstream)
             .ok_or_else(|| EngineError::UnknownWorkstream(workstream.to_owned()))?;
         let now = crate::now();
-        let mut conversation = Conversation::open(
-            ConversationId(uuid::Uuid::now_v7()),
-            self.tenant.name().clone(),
-            ws.name.clone(),
-            customer,
-            context,
-            now,
-        );
-        self.store.insert_conversation(&conversation).await?;
+        let mut conversation =
+            Conversation::open(id, self.tenant.name().clone(), ws.name.clone(), customer, context, now);
+        match self.store.insert_conversation(&conversation).await {
+            Err(StoreError::Conflict { .. }) => return Err(EngineError::ConversationExists(id)),
+            other => other?,
+        }
 
         let (decision, waiting) = self
             .route_and_place(

@@ -1,5 +1,6 @@
 //! The Bot Framework Connector API v3 that bots call back on (`serviceUrl`): sending to a
-//! conversation and replying to an activity.
+//! conversation and replying to an activity here; updating and deleting activities, the member
+//! queries, attachments and the operations the hub refuses in `ops`.
 //!
 //! This is a protocol surface with its own error vocabulary: the SDKs' generated clients accept
 //! only 2xx with a `ResourceResponse`, and read failures as `{"error":{"code","message"}}` with the
@@ -12,27 +13,56 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use botframework::connector::{ErrorCode, ErrorResponse, ResourceResponse};
 use botframework::{ActivityError, validate};
 use domain::ConversationId;
-use engine::{BotCaller, EngineError};
+use engine::{BotCaller, ConnectorRefusal, EngineError};
 
 use crate::AppState;
 
+mod ops;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route(
+            "/v3/conversations",
+            post(ops::create_conversation).get(ops::list_conversations),
+        )
         .route(
             "/v3/conversations/{conversation}/activities",
             post(send_to_conversation),
         )
         .route(
-            "/v3/conversations/{conversation}/activities/{reply_to}",
-            post(reply_to_activity),
+            "/v3/conversations/{conversation}/activities/history",
+            post(ops::send_history),
         )
+        .route(
+            "/v3/conversations/{conversation}/activities/{reply_to}",
+            post(reply_to_activity)
+                .put(ops::update_activity)
+                .delete(ops::delete_activity),
+        )
+        .route(
+            "/v3/conversations/{conversation}/activities/{activity}/members",
+            get(ops::activity_members),
+        )
+        .route("/v3/conversations/{conversation}/members", get(ops::members))
+        .route(
+            "/v3/conversations/{conversation}/members/{member}",
+            get(ops::member).delete(ops::remove_member),
+        )
+        .route("/v3/conversations/{conversation}/pagedmembers", get(ops::paged_members))
+        .route(
+            "/v3/conversations/{conversation}/attachments",
+            post(ops::upload_attachment).layer(DefaultBodyLimit::max(ops::UPLOAD_BODY_LIMIT)),
+        )
+        .route("/v3/attachments/{attachment}", get(ops::attachment_info))
+        .route("/v3/attachments/{attachment}/views/{view}", get(ops::attachment_view))
 }
 
 /// A Connector API failure: its HTTP status and Connector error code are chosen in
@@ -46,6 +76,16 @@ enum Failure {
     Activity(ActivityError),
     NotFound(String),
     Unauthorized(String),
+    /// A body that is not JSON of the expected shape.
+    BadSyntax(String),
+    /// A query parameter that does not parse.
+    BadArgument(String),
+    /// A path that names no attachment (not an id, or no such view).
+    AttachmentNotFound(String),
+    /// A body over the route's size limit.
+    TooLarge(String),
+    /// An operation of the protocol this channel does not offer: why, and what to do instead.
+    NotImplemented(&'static str),
 }
 
 impl IntoResponse for ConnectorError {
@@ -53,6 +93,11 @@ impl IntoResponse for ConnectorError {
         let (status, code, message) = match self.0 {
             Failure::NotFound(m) => (StatusCode::NOT_FOUND, ErrorCode::ConversationNotFound, m),
             Failure::Unauthorized(m) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, m),
+            Failure::BadSyntax(m) => (StatusCode::BAD_REQUEST, ErrorCode::BadSyntax, m),
+            Failure::BadArgument(m) => (StatusCode::BAD_REQUEST, ErrorCode::BadArgument, m),
+            Failure::AttachmentNotFound(m) => (StatusCode::NOT_FOUND, ErrorCode::AttachmentNotFound, m),
+            Failure::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::MessageSizeTooBig, m),
+            Failure::NotImplemented(m) => (StatusCode::NOT_IMPLEMENTED, ErrorCode::NotImplemented, m.to_owned()),
             Failure::Activity(e @ ActivityError::TooLarge { .. }) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorCode::MessageSizeTooBig,
@@ -76,7 +121,26 @@ impl IntoResponse for ConnectorError {
                     (StatusCode::BAD_REQUEST, ErrorCode::BadArgument, e.to_string())
                 }
                 EngineError::Illegal(_) => (StatusCode::CONFLICT, ErrorCode::BadArgument, e.to_string()),
-                EngineError::UnknownWorkstream(_) | EngineError::UnknownUser(_) | EngineError::Store(_) => {
+                EngineError::Connector(ref refusal) => {
+                    let (status, code) = match refusal {
+                        ConnectorRefusal::ActivityNotFound { .. } | ConnectorRefusal::ActivityDeleted { .. } => {
+                            (StatusCode::NOT_FOUND, ErrorCode::ActivityNotFound)
+                        }
+                        ConnectorRefusal::MemberNotFound { .. } => (StatusCode::NOT_FOUND, ErrorCode::MemberNotFound),
+                        ConnectorRefusal::AttachmentNotFound(_) | ConnectorRefusal::ViewNotFound { .. } => {
+                            (StatusCode::NOT_FOUND, ErrorCode::AttachmentNotFound)
+                        }
+                        ConnectorRefusal::AttachmentTooLarge { .. } => {
+                            (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::MessageSizeTooBig)
+                        }
+                        ConnectorRefusal::BadArgument(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadArgument),
+                    };
+                    (status, code, e.to_string())
+                }
+                EngineError::UnknownWorkstream(_)
+                | EngineError::UnknownUser(_)
+                | EngineError::Store(_)
+                | EngineError::ConversationExists(_) => {
                     tracing::error!(error = %e, "connector call failed");
                     (
                         StatusCode::INTERNAL_SERVER_ERROR,

@@ -3,7 +3,9 @@
 //! error leaves through [`ApiError`], which picks the status in one place.
 
 pub mod api;
+mod chat_page;
 mod connector;
+pub mod directline;
 mod error;
 mod metrics_layer;
 mod ops;
@@ -28,6 +30,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The operator's bearer token for `/api/v1` (see [`api::auth`]).
     pub admin_token: Arc<str>,
+    /// The chat channels Direct Line serves, with their secrets.
+    pub directline: directline::DirectLine,
 }
 
 /// The whole HTTP application.
@@ -37,6 +41,8 @@ pub fn router(state: AppState) -> Router {
         .merge(connector::routes())
         .merge(api::routes())
         .merge(well_known::routes())
+        .merge(directline::routes())
+        .merge(chat_page::routes())
         // A route layer sees the matched route template, which keeps metric labels bounded.
         .route_layer(axum::middleware::from_fn(metrics_layer::record))
         .fallback(error::not_found)

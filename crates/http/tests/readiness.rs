@@ -17,6 +17,7 @@ async fn readyz_turns_unavailable_when_the_store_stops_answering() {
         hub: hub.clone(),
         metrics: http::prometheus_handle(),
         admin_token: "test-admin-token".into(),
+        directline: Default::default(),
     });
 
     let response = app

@@ -5,7 +5,8 @@
 //! The engine holds an `Arc<dyn Store>` from [`open`]. What it persists: conversations (with an
 //! optimistic state check on update), the routing decisions taken for them, and each
 //! conversation's activity log, whose per-conversation sequence numbers are the Direct Line
-//! watermarks: they start at 1, have no gaps, and each activity id is stored once.
+//! watermarks: they start at 1, have no gaps, and each activity id is stored once; and the files
+//! bots upload to a conversation (attachments, bytes and all).
 //!
 //! Every write is *group committed*: one writer task takes whatever requests are queued (up to
 //! [`StoreOptions::max_batch`]), runs them in one transaction, commits, and only then answers
@@ -24,6 +25,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::activity::{NewActivity, StoredActivity};
+use domain::attachment::{Attachment, AttachmentId, AttachmentSummary, View, ViewContent};
 use domain::conversation::Conversation;
 use domain::{
     ConversationId, ConversationState, Owner, QueueName, RoutingDecision, Seq, TenantName, Timestamp, WorkstreamName,
@@ -199,8 +201,8 @@ impl Default for StoreOptions {
 
 /// Switchboard's persistent state, behind one interface whichever database holds it.
 ///
-/// Every write (conversations, routing records, activities) is durable when its call returns;
-/// reads see every write whose call has returned.
+/// Every write (conversations, routing records, activities, attachments) is durable when its
+/// call returns; reads see every write whose call has returned.
 #[async_trait]
 pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Which database this store writes to.
@@ -260,6 +262,23 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         after: Seq,
         limit: u32,
     ) -> Result<Vec<StoredActivity>, StoreError>;
+
+    /// The activity of a conversation stored with id `id` (its log-row id, as appended), if any.
+    async fn activity(&self, conversation: ConversationId, id: &str) -> Result<Option<StoredActivity>, StoreError>;
+
+    /// Stores an uploaded attachment with the conversation it was uploaded to, durably, through
+    /// the same group-commit writer as every other write. An unknown conversation is
+    /// [`StoreError::NotFound`]; an id that is already stored is [`StoreError::Conflict`] and
+    /// keeps the first; a name with a NUL character is [`StoreError::Invalid`]. The store puts no
+    /// limit on the size: the engine does. Taken by value, so the bytes are moved, not copied.
+    async fn insert_attachment(&self, attachment: Attachment) -> Result<(), StoreError>;
+
+    /// An attachment's name, type and the size of each view, without reading its bytes.
+    async fn attachment_summary(&self, id: AttachmentId) -> Result<Option<AttachmentSummary>, StoreError>;
+
+    /// The bytes of one view of an attachment, exactly as stored, with the attachment's type;
+    /// `None` for an unknown attachment or a view it does not have (no thumbnail).
+    async fn attachment_view(&self, id: AttachmentId, view: View) -> Result<Option<ViewContent>, StoreError>;
 
     /// Group-commit counters since the store was opened.
     fn stats(&self) -> StoreStats;

@@ -8,6 +8,7 @@
 use std::str::FromStr;
 
 use domain::activity::{NewActivity, SenderRole, StoredActivity, Visibility};
+use domain::attachment::{Attachment, AttachmentId, AttachmentSummary, ContentType, ViewContent};
 use domain::conversation::{Conversation, Customer};
 use domain::{
     Context, ConversationId, ConversationState, Outcome, Owner, QueueName, RoutingDecision, Seq, TenantName, Timestamp,
@@ -237,6 +238,98 @@ pub(crate) fn check_activity(a: &NewActivity) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// An `attachments` row, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AttachmentRow {
+    pub id: String,
+    pub conversation_id: String,
+    pub name: Option<String>,
+    pub content_type: String,
+    pub original: Vec<u8>,
+    pub thumbnail: Option<Vec<u8>>,
+    pub created_at: i64,
+}
+
+impl AttachmentRow {
+    /// The row for `a`, refused like an activity if a text column holds a NUL character.
+    pub fn from_domain(a: Attachment) -> Result<Self, StoreError> {
+        if a.name.as_deref().is_some_and(|n| n.contains('\0')) {
+            return Err(StoreError::Invalid {
+                what: "attachment",
+                detail: "the attachment name contains a NUL character".into(),
+            });
+        }
+        Ok(Self {
+            id: a.id.to_string(),
+            conversation_id: a.conversation.to_string(),
+            name: a.name,
+            content_type: a.content_type.into(),
+            original: a.original,
+            thumbnail: a.thumbnail,
+            created_at: a.created_at.millis(),
+        })
+    }
+}
+
+/// The columns of `attachments` that a summary is read from, in [`AttachmentSummaryRow`]'s order.
+/// The sizes are computed by the database so that the bytes are not read.
+pub(crate) const ATTACHMENT_SUMMARY_COLUMNS: &str = "id, conversation_id, name, content_type, \
+     CAST(length(original) AS BIGINT) AS original_size, CAST(length(thumbnail) AS BIGINT) AS thumbnail_size, created_at";
+
+/// An attachment's summary as read back.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct AttachmentSummaryRow {
+    pub id: String,
+    pub conversation_id: String,
+    pub name: Option<String>,
+    pub content_type: String,
+    pub original_size: i64,
+    pub thumbnail_size: Option<i64>,
+    pub created_at: i64,
+}
+
+impl AttachmentSummaryRow {
+    /// The summary this row holds.
+    pub fn into_domain(self) -> Result<AttachmentSummary, StoreError> {
+        let corrupt = corrupt_attachment(&self.id);
+        let size = |n: i64, field: &str| u64::try_from(n).map_err(|e| corrupt(field, &e));
+        Ok(AttachmentSummary {
+            id: AttachmentId::parse(&self.id).map_err(|e| corrupt("id", &e))?,
+            conversation: ConversationId::parse(&self.conversation_id).map_err(|e| corrupt("conversation_id", &e))?,
+            name: self.name,
+            content_type: ContentType::parse(self.content_type).map_err(|e| corrupt("content_type", &e))?,
+            original_size: size(self.original_size, "original")?,
+            thumbnail_size: self.thumbnail_size.map(|n| size(n, "thumbnail")).transpose()?,
+            created_at: Timestamp(self.created_at),
+        })
+    }
+}
+
+/// One view of an attachment as read back: its type and, if the view exists, its bytes.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct ViewRow {
+    pub content_type: String,
+    pub bytes: Option<Vec<u8>>,
+}
+
+impl ViewRow {
+    /// The content of attachment `id`'s view, `None` when the view is absent (no thumbnail).
+    pub fn into_domain(self, id: AttachmentId) -> Result<Option<ViewContent>, StoreError> {
+        let id = id.to_string();
+        let content_type =
+            ContentType::parse(self.content_type).map_err(|e| corrupt_attachment(&id)("content_type", &e))?;
+        Ok(self.bytes.map(|bytes| ViewContent { content_type, bytes }))
+    }
+}
+
+fn corrupt_attachment(id: &str) -> impl Fn(&str, &dyn std::fmt::Display) -> StoreError + '_ {
+    move |field, e| StoreError::Corrupt {
+        what: "attachment",
+        id: id.to_owned(),
+        detail: format!("{field}: {e}"),
+    }
 }
 
 /// Converts a seq for binding; seqs beyond `i64::MAX` cannot be stored, so they clamp.

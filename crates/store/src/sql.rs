@@ -20,6 +20,8 @@
 //! - `routing_records`: every routing decision (JSON) with its instant, queue and rule.
 //! - `activities`: the log; primary key `(conversation_id, seq)`, unique
 //!   `(conversation_id, activity_id)`.
+//! - `attachments` (migration 0002): files bots upload, the original and thumbnail bytes as
+//!   BLOB/BYTEA in the row (uploads are capped by the engine), keyed by their random id.
 //!
 //! # Connections
 //!
@@ -39,6 +41,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::activity::{NewActivity, StoredActivity};
+use domain::attachment::{Attachment, AttachmentId, AttachmentSummary, View, ViewContent};
 use domain::conversation::Conversation;
 use domain::{ConversationId, ConversationState, RoutingDecision, Seq, Timestamp};
 use sqlx::any::AnyPoolOptions;
@@ -48,8 +51,9 @@ use sqlx::{AnyConnection, AnyPool, Executor};
 
 use crate::database_url::sqlite_target;
 use crate::rows::{
-    ACTIVITY_COLUMNS, ActivityRow, CONVERSATION_COLUMNS, ConversationRow, RoutingRow, check_activity, decision_json,
-    owner_columns, seq_param,
+    ACTIVITY_COLUMNS, ATTACHMENT_SUMMARY_COLUMNS, ActivityRow, AttachmentRow, AttachmentSummaryRow,
+    CONVERSATION_COLUMNS, ConversationRow, RoutingRow, ViewRow, check_activity, decision_json, owner_columns,
+    seq_param,
 };
 use crate::writer::{Op, Writer};
 use crate::{Appended, Backend, ConversationFilter, RoutingRecord, Store, StoreError, StoreOptions, StoreStats};
@@ -283,6 +287,43 @@ impl Store for SqlStore {
             .fetch_all(&self.reads)
             .await?;
         rows.into_iter().map(|r| r.into_domain(conversation)).collect()
+    }
+
+    async fn activity(&self, conversation: ConversationId, id: &str) -> Result<Option<StoredActivity>, StoreError> {
+        let sql = format!("SELECT {ACTIVITY_COLUMNS} FROM activities WHERE conversation_id = $1 AND activity_id = $2");
+        let row: Option<ActivityRow> = sqlx::query_as(&sql)
+            .bind(conversation.to_string())
+            .bind(id)
+            .fetch_optional(&self.reads)
+            .await?;
+        row.map(|r| r.into_domain(conversation)).transpose()
+    }
+
+    async fn insert_attachment(&self, attachment: Attachment) -> Result<(), StoreError> {
+        let row = AttachmentRow::from_domain(attachment)?;
+        self.writer.write(Op::InsertAttachment(Box::new(row))).await
+    }
+
+    async fn attachment_summary(&self, id: AttachmentId) -> Result<Option<AttachmentSummary>, StoreError> {
+        let sql = format!("SELECT {ATTACHMENT_SUMMARY_COLUMNS} FROM attachments WHERE id = $1");
+        let row: Option<AttachmentSummaryRow> = sqlx::query_as(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.reads)
+            .await?;
+        row.map(AttachmentSummaryRow::into_domain).transpose()
+    }
+
+    async fn attachment_view(&self, id: AttachmentId, view: View) -> Result<Option<ViewContent>, StoreError> {
+        let column = match view {
+            View::Original => "original",
+            View::Thumbnail => "thumbnail",
+        };
+        let sql = format!("SELECT content_type, {column} AS bytes FROM attachments WHERE id = $1");
+        let row: Option<ViewRow> = sqlx::query_as(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.reads)
+            .await?;
+        Ok(row.map(|r| r.into_domain(id)).transpose()?.flatten())
     }
 
     fn stats(&self) -> StoreStats {

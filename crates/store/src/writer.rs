@@ -1,7 +1,7 @@
 //! The group-commit writer: the one task that writes to the database.
 //!
 //! Every write request (append an activity, insert or update a conversation, record a routing
-//! decision) is sent over a bounded channel to this task together with a oneshot for its answer.
+//! decision, store an uploaded attachment) is sent over a bounded channel to this task together with a oneshot for its answer.
 //! The task waits for a first request, takes whatever else is already queued (up to
 //! `max_batch`, without waiting for more), runs all of it in **one transaction**, commits, and only
 //! then answers every request. One fsync thus covers many appends from many conversations, and
@@ -43,7 +43,7 @@ use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::rows::ConversationRow;
+use crate::rows::{AttachmentRow, ConversationRow};
 use crate::{Appended, Backend, StoreError, StoreStats};
 
 /// Rows per statement, so that a statement stays under both backends' parameter limits
@@ -74,6 +74,8 @@ pub(crate) enum Op {
         row: Box<ConversationRow>,
         expected: ConversationState,
     },
+    /// Store an uploaded attachment with its conversation (`Conflict` if its id exists).
+    InsertAttachment(Box<AttachmentRow>),
     /// Store a routing decision with its conversation.
     RecordRouting {
         conversation: String,
@@ -379,6 +381,7 @@ async fn apply(conn: &mut AnyConnection, backend: Backend, ops: &[&Op]) -> Resul
                 rule,
                 decision,
             } => record_routing(conn, conversation, *at, queue, rule.as_deref(), decision).await?,
+            Op::InsertAttachment(row) => insert_attachment(conn, row).await?,
         };
         outcomes[i] = Some(Outcome::Done(outcome));
     }
@@ -509,6 +512,43 @@ async fn record_routing(
             id: conversation.to_owned(),
         })
     })
+}
+
+async fn insert_attachment(
+    conn: &mut AnyConnection,
+    row: &AttachmentRow,
+) -> Result<Result<(), StoreError>, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO attachments (id, conversation_id, name, content_type, original, thumbnail, created_at) \
+         SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM conversations WHERE id = $2) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&row.id)
+    .bind(&row.conversation_id)
+    .bind(&row.name)
+    .bind(&row.content_type)
+    .bind(&row.original)
+    .bind(&row.thumbnail)
+    .bind(row.created_at)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 1 {
+        return Ok(Ok(()));
+    }
+    let conversation_exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM conversations WHERE id = $1")
+        .bind(&row.conversation_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(Err(match conversation_exists {
+        None => StoreError::NotFound {
+            what: "conversation",
+            id: row.conversation_id.clone(),
+        },
+        Some(_) => StoreError::Conflict {
+            what: "attachment",
+            detail: format!("attachment `{}` already exists", row.id),
+        },
+    }))
 }
 
 /// Appends `activities[i]` to conversation `keys[i].0` (whose activity id is `keys[i].1`), all in

@@ -14,6 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use domain::activity::{NewActivity, SenderRole, StoredActivity, Visibility};
+use domain::attachment::{Attachment, AttachmentId, AttachmentSummary, ContentType, View, ViewContent};
 use domain::conversation::{Conversation, Customer};
 use domain::{
     Context, ContextValue, ContextVarName, ConversationId, ConversationState, Outcome, Owner, QueueName,
@@ -765,6 +766,190 @@ async fn a_failing_append_does_not_fail_the_others_in_its_batch(db: TestDb) {
     assert_eq!(good, (1..=29).collect::<Vec<_>>(), "the failure took no seq");
 }
 
+async fn an_activity_is_found_by_its_id_in_its_own_conversation_only(db: TestDb) {
+    let (c1, c2) = (conversation("Contoso", 1), conversation("Contoso", 2));
+    stored(&db.store, &c1).await;
+    stored(&db.store, &c2).await;
+    for id in ["a", "b", "a~update-1"] {
+        db.store.append_activity(c1.id, message(id)).await.unwrap();
+    }
+    let found = db.store.activity(c1.id, "b").await.unwrap().expect("b is stored");
+    assert_eq!(found.seq, Seq(2));
+    assert_eq!(found.activity, message("b"));
+    assert_eq!(
+        db.store.activity(c1.id, "a~update-1").await.unwrap().unwrap().seq,
+        Seq(3)
+    );
+    assert_eq!(
+        db.store.activity(c2.id, "b").await.unwrap(),
+        None,
+        "ids are per conversation"
+    );
+    assert_eq!(
+        db.store.activity(c1.id, "B").await.unwrap(),
+        None,
+        "ids are compared exactly"
+    );
+    assert_eq!(
+        db.store
+            .activity(ConversationId(uuid::Uuid::now_v7()), "a")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attachments
+
+/// An attachment of `conversation` holding every byte value (NULs, invalid UTF-8) and, when
+/// `thumbnail`, a small PNG-looking thumbnail.
+fn attachment(conversation: ConversationId, thumbnail: bool) -> Attachment {
+    Attachment {
+        id: AttachmentId(uuid::Uuid::new_v4()),
+        conversation,
+        name: Some("relevé «mars».pdf".into()),
+        content_type: ContentType::parse("application/pdf").unwrap(),
+        original: (0..=255u8).cycle().take(70_000).collect(),
+        thumbnail: thumbnail.then(|| b"\x89PNG\r\n\x1a\n\0\xff".to_vec()),
+        created_at: Timestamp(1_700_000_000_123),
+    }
+}
+
+async fn an_attachment_reads_back_byte_for_byte_with_the_size_of_each_view(db: TestDb) {
+    let c = conversation("Contoso", 1);
+    stored(&db.store, &c).await;
+    let with_thumbnail = attachment(c.id, true);
+    let without = Attachment {
+        name: None,
+        original: vec![],
+        ..attachment(c.id, false)
+    };
+    for a in [&with_thumbnail, &without] {
+        db.store.insert_attachment(a.clone()).await.unwrap();
+    }
+    assert_eq!(
+        db.store.attachment_summary(with_thumbnail.id).await.unwrap(),
+        Some(AttachmentSummary {
+            id: with_thumbnail.id,
+            conversation: c.id,
+            name: with_thumbnail.name.clone(),
+            content_type: with_thumbnail.content_type.clone(),
+            original_size: 70_000,
+            thumbnail_size: Some(10),
+            created_at: with_thumbnail.created_at,
+        })
+    );
+    let view = |id, view| {
+        let store = db.store.clone();
+        async move { store.attachment_view(id, view).await.unwrap() }
+    };
+    assert_eq!(
+        view(with_thumbnail.id, View::Original).await,
+        Some(ViewContent {
+            content_type: with_thumbnail.content_type.clone(),
+            bytes: with_thumbnail.original.clone()
+        })
+    );
+    assert_eq!(
+        view(with_thumbnail.id, View::Thumbnail).await.unwrap().bytes,
+        with_thumbnail.thumbnail.clone().unwrap()
+    );
+
+    let summary = db.store.attachment_summary(without.id).await.unwrap().unwrap();
+    assert_eq!(
+        (summary.name, summary.original_size, summary.thumbnail_size),
+        (None, 0, None)
+    );
+    assert_eq!(view(without.id, View::Original).await.unwrap().bytes, Vec::<u8>::new());
+    assert_eq!(
+        view(without.id, View::Thumbnail).await,
+        None,
+        "no thumbnail was uploaded"
+    );
+
+    let unknown = AttachmentId(uuid::Uuid::new_v4());
+    assert_eq!(db.store.attachment_summary(unknown).await.unwrap(), None);
+    assert_eq!(view(unknown, View::Original).await, None);
+}
+
+async fn an_attachment_needs_a_stored_conversation_and_a_new_id(db: TestDb) {
+    let err = db
+        .store
+        .insert_attachment(attachment(ConversationId(uuid::Uuid::now_v7()), false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::NotFound {
+                what: "conversation",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    let c = conversation("Contoso", 1);
+    stored(&db.store, &c).await;
+    let first = attachment(c.id, false);
+    db.store.insert_attachment(first.clone()).await.unwrap();
+    let again = Attachment {
+        original: b"something else".to_vec(),
+        ..first.clone()
+    };
+    let err = db.store.insert_attachment(again).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { what: "attachment", .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        db.store
+            .attachment_view(first.id, View::Original)
+            .await
+            .unwrap()
+            .unwrap()
+            .bytes,
+        first.original,
+        "the first upload is kept"
+    );
+
+    let nul = Attachment {
+        name: Some("a\0b".into()),
+        ..attachment(c.id, false)
+    };
+    let err = db.store.insert_attachment(nul.clone()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid { what: "attachment", .. }), "{err:?}");
+    assert_eq!(db.store.attachment_summary(nul.id).await.unwrap(), None);
+}
+
+async fn attachments_uploaded_at_once_are_group_committed_with_appends(db: TestDb) {
+    let c = conversation("Contoso", 1);
+    stored(&db.store, &c).await;
+    let before = db.store.stats();
+    let mut tasks = JoinSet::new();
+    for i in 0..20 {
+        let store = db.store.clone();
+        tasks.spawn(async move {
+            if i % 2 == 0 {
+                store.insert_attachment(attachment(c.id, i % 4 == 0)).await.map(|_| ())
+            } else {
+                store.append_activity(c.id, message(&format!("m{i}"))).await.map(|_| ())
+            }
+        });
+    }
+    for result in tasks.join_all().await {
+        result.unwrap();
+    }
+    let after = db.store.stats();
+    assert_eq!(
+        after.writes - before.writes,
+        20,
+        "attachments are writes like any other"
+    );
+    assert_eq!(db.store.activities_after(c.id, Seq::ZERO, 100).await.unwrap().len(), 10);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Lifecycle
 
@@ -783,6 +968,8 @@ async fn what_was_acknowledged_survives_close_and_reopen(db: TestDb) {
     for i in 0..5 {
         db.store.append_activity(c.id, message(&format!("m{i}"))).await.unwrap();
     }
+    let file = attachment(c.id, true);
+    db.store.insert_attachment(file.clone()).await.unwrap();
     db.store.close().await;
 
     let reopened = switchboard_store::open(&db.url).await.unwrap();
@@ -797,6 +984,15 @@ async fn what_was_acknowledged_survives_close_and_reopen(db: TestDb) {
     assert_eq!(
         seqs(&reopened.activities_after(c.id, Seq::ZERO, 100).await.unwrap()),
         vec![1, 2, 3, 4, 5]
+    );
+    assert_eq!(
+        reopened
+            .attachment_view(file.id, View::Original)
+            .await
+            .unwrap()
+            .unwrap()
+            .bytes,
+        file.original
     );
     assert_eq!(
         reopened.append_activity(c.id, message("m2")).await.unwrap(),
@@ -1035,6 +1231,10 @@ conformance!(
     activities_after_pages_through_the_log_in_seq_order,
     activities_without_an_id_or_with_a_nul_character_are_refused,
     a_failing_append_does_not_fail_the_others_in_its_batch,
+    an_activity_is_found_by_its_id_in_its_own_conversation_only,
+    an_attachment_reads_back_byte_for_byte_with_the_size_of_each_view,
+    an_attachment_needs_a_stored_conversation_and_a_new_id,
+    attachments_uploaded_at_once_are_group_committed_with_appends,
     what_was_acknowledged_survives_close_and_reopen,
     opening_the_same_database_twice_runs_the_migrations_harmlessly,
     after_close_writes_and_reads_fail_as_closed,

@@ -23,6 +23,7 @@ use domain::tenant::{QueueRef, Tenant, TenantError};
 use domain::user::{BotProfile, Capacity, DisplayName, Endpoint, Role, User, UserKind};
 use domain::workstream::{CapacityRelease, Channel, DistributionMode, Timers, Workstream};
 use engine::BotTokenPolicy;
+use http::directline::DirectLineChannel;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -44,6 +45,8 @@ pub struct Config {
     /// The tenant's default locale (`[tenant] locale`, default `en-US`): the `locale` of
     /// activities to bots whose sender gave none.
     pub locale: String,
+    /// The Direct Line chat channels (`[[directline]]`), with their secrets.
+    pub directline: Vec<DirectLineChannel>,
 }
 
 /// How the hub signs the tokens it sends to bots with an app id (`[channel]`).
@@ -192,6 +195,8 @@ struct RawConfig {
     server: Option<RawServer>,
     channel: Option<RawChannel>,
     #[serde(default)]
+    directline: Vec<RawDirectLine>,
+    #[serde(default)]
     bots: Vec<RawBot>,
     #[serde(default)]
     agents: Vec<RawAgent>,
@@ -215,6 +220,15 @@ struct RawServer {
     database_url: Option<String>,
     public_url: Option<Spanned<String>>,
     admin_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDirectLine {
+    name: Spanned<String>,
+    secret: Spanned<String>,
+    workstream: Spanned<String>,
+    token_lifetime: Option<Spanned<RawDuration>>,
 }
 
 #[derive(Deserialize)]
@@ -384,6 +398,7 @@ impl Builder<'_> {
                 Some("write the base URL bots and clients reach the hub at, e.g. \"https://hub.example.com\"".into()),
             );
         }
+        let directline = self.directline_channels(&raw);
         let server = raw
             .server
             .map(|s| ServerSettings {
@@ -550,6 +565,7 @@ impl Builder<'_> {
                 bot_tokens,
                 demo_bots,
                 locale,
+                directline,
             }),
             Err(errors) => {
                 for e in errors {
@@ -680,6 +696,87 @@ impl Builder<'_> {
             auto_accept: ws.auto_accept.unwrap_or(false),
             timers,
         })
+    }
+
+    /// The Direct Line channels: unique names and secrets, secrets of at least 16 characters,
+    /// each feeding a chat workstream of this file.
+    fn directline_channels(&mut self, raw: &RawConfig) -> Vec<DirectLineChannel> {
+        let mut channels: Vec<DirectLineChannel> = Vec::new();
+        for d in &raw.directline {
+            let name = d.name.get_ref();
+            if channels.iter().any(|c| &c.name == name) {
+                self.error(
+                    d.name.span(),
+                    format!("Direct Line channel `{name}` is defined twice"),
+                    Some("give each [[directline]] its own name".into()),
+                );
+                continue;
+            }
+            let secret = d.secret.get_ref();
+            if secret.chars().count() < 16 || secret.chars().any(char::is_whitespace) {
+                self.error(
+                    d.secret.span(),
+                    "a Direct Line secret must be at least 16 characters without spaces",
+                    Some("use a long random string, e.g. the output of `openssl rand -hex 24`".into()),
+                );
+                continue;
+            }
+            if channels.iter().any(|c| &c.secret == secret) {
+                self.error(
+                    d.secret.span(),
+                    "two Direct Line channels share this secret",
+                    Some("give each channel its own secret".into()),
+                );
+                continue;
+            }
+            let ws = raw
+                .workstreams
+                .iter()
+                .find(|w| w.name.get_ref() == d.workstream.get_ref());
+            match ws {
+                None => {
+                    self.error(
+                        d.workstream.span(),
+                        format!(
+                            "Direct Line channel `{name}` names workstream `{}`, which is not defined",
+                            d.workstream.get_ref()
+                        ),
+                        Some("name a workstream defined under [[workstreams]] (names are case-sensitive)".into()),
+                    );
+                    continue;
+                }
+                Some(w) if w.channel.as_ref().is_some_and(|c| c.get_ref() != "chat") => {
+                    self.error(
+                        d.workstream.span(),
+                        format!("workstream `{}` is not a chat workstream", d.workstream.get_ref()),
+                        Some("Direct Line feeds chat workstreams only".into()),
+                    );
+                    continue;
+                }
+                Some(_) => {}
+            }
+            let lifetime = match &d.token_lifetime {
+                None => Duration::from_secs(u64::from(botframework::directline::DEFAULT_TOKEN_LIFETIME_SECS)),
+                Some(v) => match parse_duration(v.get_ref()) {
+                    Ok(d) if d >= Duration::from_secs(60) => d,
+                    _ => {
+                        self.error(
+                            v.span(),
+                            "invalid token lifetime",
+                            Some("write a duration of at least a minute, e.g. \"30m\"".into()),
+                        );
+                        continue;
+                    }
+                },
+            };
+            channels.push(DirectLineChannel {
+                name: name.clone(),
+                secret: secret.clone(),
+                workstream: d.workstream.get_ref().clone(),
+                token_lifetime_secs: lifetime.as_secs(),
+            });
+        }
+        channels
     }
 
     /// How a signed bot's tokens are checked: all three `token_*` keys for a bot with an app id,
@@ -1175,6 +1272,41 @@ queue = "BotQueue"
         assert!(e.to_string().contains("invalid locale"), "{e}");
         let e = errors(&format!("[server]\npublic_url = \"hub.example.com\"\n{BASE}"));
         assert!(e.to_string().contains("is not an absolute http(s) URL"), "{e}");
+    }
+
+    #[test]
+    fn direct_line_channels_need_a_long_unique_secret_and_a_chat_workstream() {
+        let channel = |name: &str, secret: &str, ws: &str| {
+            format!("[[directline]]\nname = \"{name}\"\nsecret = \"{secret}\"\nworkstream = \"{ws}\"\n")
+        };
+        let good = "0123456789abcdef-one";
+        let cases = [
+            (channel("web", "short", "Chat"), "at least 16 characters"),
+            (
+                channel("web", good, "Nope"),
+                "names workstream `Nope`, which is not defined",
+            ),
+            (
+                format!(
+                    "{}{}",
+                    channel("web", good, "Chat"),
+                    channel("web", "0123456789abcdef-two", "Chat")
+                ),
+                "defined twice",
+            ),
+            (
+                format!("{}{}", channel("web", good, "Chat"), channel("app", good, "Chat")),
+                "share this secret",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let e = errors(&format!("{extra}{BASE}"));
+            assert!(e.to_string().contains(expected), "{expected}: {e}");
+        }
+        let config =
+            load("test.toml", &format!("{}{BASE}", channel("web", good, "Chat"))).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.directline[0].token_lifetime_secs, 1800);
+        assert_eq!(load(SAMPLE_NAME, SAMPLE).unwrap().directline[0].name, "website");
     }
 
     #[test]

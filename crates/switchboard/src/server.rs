@@ -177,6 +177,9 @@ pub fn build(
         hub: hub.clone(),
         metrics: http::prometheus_handle(),
         admin_token,
+        directline: http::directline::DirectLine {
+            channels: Arc::new(config.directline),
+        },
     });
     Ok(Built { hub, router, keys_dir })
 }

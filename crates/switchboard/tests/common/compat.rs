@@ -6,6 +6,11 @@
 //! line per activity its turn logic sees; [`BotProcess`] collects those lines so a test can wait
 //! for them. When the dependencies cannot be installed, [`start_bot`] returns `None` after saying
 //! why, except under `CI=true`, where a missing toolchain is a failure, not a skip.
+//!
+//! [`run_directline_client`] runs the other side, a scripted Direct Line 3.0 client on npm
+//! `botframework-directlinejs` (`compat/node/dl-client.js`), with the same install and skip rules;
+//! [`run_browser_script`] runs a Playwright script of `compat/browser/` (npm `playwright-core`
+//! driving Debian's `/usr/bin/chromium`), which also needs that browser installed.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -15,6 +20,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{OnceCell, watch};
 use tokio::task::JoinHandle;
+
+use serde_json::Value;
 
 /// How long a bot may take from spawn to `LISTENING`.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -118,15 +125,198 @@ impl Drop for BotProcess {
 /// (e.g. `COMPAT_SILENT=1`, or the SDK's authentication keys), once its dependencies are
 /// installed. `None` when they cannot be (the reason is printed); panics under `CI=true`.
 pub async fn start_bot(kind: BotKind, env: &[(&str, &str)]) -> Option<BotProcess> {
-    if let Err(reason) = ensure_installed(kind).await {
-        let what = kind.name();
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{what} is not available: {reason}");
-        }
-        eprintln!("skipped: {what} is not available ({reason}); run `bash .ci/run` or see compat/README.md");
+    if !installed_or_skip(kind, kind.name()).await {
         return None;
     }
     Some(spawn(kind, env).await)
+}
+
+/// Installs `kind`'s dependencies. `false` (after printing why the test skips) when that fails;
+/// panics instead under `CI=true`, where a missing toolchain is a failure.
+async fn installed_or_skip(kind: BotKind, what: &str) -> bool {
+    match ensure_installed(kind).await {
+        Ok(()) => true,
+        Err(reason) => skip_or_fail(what, &reason),
+    }
+}
+
+/// `false` after printing that the test skips because `what` is not available; panics instead
+/// under `CI=true`.
+fn skip_or_fail(what: &str, reason: &str) -> bool {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{what} is not available: {reason}");
+    }
+    eprintln!("skipped: {what} is not available ({reason}); run `bash .ci/run` or see compat/README.md");
+    false
+}
+
+/// One finished run of a Node script of `compat/`: the Direct Line client
+/// `compat/node/dl-client.js` or a browser script of `compat/browser/`.
+#[derive(Debug, Clone)]
+pub struct ClientRun {
+    /// The script ran to the end: it printed its success line (`DONE` for the Direct Line client,
+    /// `OK` for a browser script) and exited 0. `false` when it printed `FAIL <reason>`, exited
+    /// otherwise, or was killed at the harness's timeout.
+    pub success: bool,
+    /// Every stdout line. The Direct Line client's: `STATUS <n>`, `CONVERSATION <id>`,
+    /// `RECEIVED <json>`, `POSTED <id>`, `ECHO <id>`, `WATERMARK <w>`, then `DONE` or
+    /// `FAIL <reason>`. A browser script's (its header lists them): `TRANSCRIPT <json>`,
+    /// `SCREENSHOT <path>` and others, then `OK` or `FAIL <reason>`.
+    pub lines: Vec<String>,
+    /// Every stderr line (directlinejs warnings, `activity$ error: …`, the page's console errors,
+    /// and a note from the harness when it killed the script).
+    pub stderr: Vec<String>,
+}
+
+impl ClientRun {
+    /// The activities the client received (`RECEIVED` lines, in order): `id`, `type`, `text`,
+    /// `from {id, name, role}`, `replyToId`, `name`, `value`, `timestamp`, `attachments`,
+    /// `channelData` and `watermark` (the client's watermark when it got the activity), each left
+    /// out when absent. The user's own messages (their echo) are among them.
+    pub fn received(&self) -> Vec<Value> {
+        self.lines
+            .iter()
+            .filter_map(|line| line.strip_prefix("RECEIVED "))
+            .map(|json| serde_json::from_str(json).unwrap_or_else(|e| panic!("bad RECEIVED line {json:?}: {e}")))
+            .collect()
+    }
+
+    /// The `text` of each received activity that has one, in order.
+    pub fn received_texts(&self) -> Vec<String> {
+        self.received()
+            .iter()
+            .filter_map(|activity| activity["text"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// The client's last watermark (`WATERMARK` line), printed when the script finished with one.
+    pub fn watermark(&self) -> Option<String> {
+        self.value_of("WATERMARK ")
+    }
+
+    /// The conversation the client ended up in (`CONVERSATION` line), once it was online.
+    pub fn conversation_id(&self) -> Option<String> {
+        self.value_of("CONVERSATION ")
+    }
+
+    /// What a browser script saw rendered (its `TRANSCRIPT` line), one JSON object per item;
+    /// empty when it printed none.
+    pub fn transcript(&self) -> Vec<Value> {
+        self.value_of("TRANSCRIPT ")
+            .map(|json| serde_json::from_str(&json).unwrap_or_else(|e| panic!("bad TRANSCRIPT line {json:?}: {e}")))
+            .unwrap_or_default()
+    }
+
+    /// Every line, stdout then stderr, for a failure message.
+    pub fn report(&self) -> String {
+        format!("stdout:\n{}\nstderr:\n{}", self.lines.join("\n"), self.stderr.join("\n"))
+    }
+
+    fn value_of(&self, prefix: &str) -> Option<String> {
+        self.lines
+            .iter()
+            .rev()
+            .find_map(|line| line.strip_prefix(prefix))
+            .map(str::to_owned)
+    }
+}
+
+/// Runs the Direct Line client `compat/node/dl-client.js` (npm `botframework-directlinejs`) to
+/// completion with `env` (`DL_DOMAIN`, `DL_TOKEN` or `DL_SECRET`, `DL_MODE`, `DL_SCRIPT`, …; see
+/// compat/README.md). `DL_*` variables are not inherited. The client's own overall timeout is set
+/// just under `timeout` unless `env` sets `DL_TOTAL_TIMEOUT_MS`; a client still running at
+/// `timeout` is killed and its run counts as failed. `None` when node or the npm packages cannot
+/// be installed (the reason is printed); panics under `CI=true`.
+pub async fn run_directline_client(env: &[(&str, &str)], timeout: Duration) -> Option<ClientRun> {
+    if !installed_or_skip(BotKind::Node, "the Direct Line compat client").await {
+        return None;
+    }
+    Some(run_node_script("node/dl-client.js", "DL_TOTAL_TIMEOUT_MS", env, timeout, "DONE").await)
+}
+
+/// Where Debian's `chromium` package puts the browser the scripts of `compat/browser/` drive.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Runs the Playwright script `compat/<script>` (e.g. `browser/webchat.js`) to completion with
+/// `env` (`HUB_URL`, `DL_TOKEN`, `SCREENSHOT`, …; each script's header lists its own), none of which are
+/// inherited. Its own deadline (`TIMEOUT_MS`) is set just under `timeout`; a script still running
+/// at `timeout` is killed and its run counts as failed. `None` when node, the npm packages or
+/// [`CHROMIUM`] are missing (the reason is printed); panics under `CI=true`.
+pub async fn run_browser_script(script: &str, env: &[(&str, &str)], timeout: Duration) -> Option<ClientRun> {
+    let what = format!("the browser test {script}");
+    if !Path::new(CHROMIUM).is_file() {
+        skip_or_fail(&what, &format!("{CHROMIUM} is missing; install Debian's `chromium` package"));
+        return None;
+    }
+    if !installed_or_skip(BotKind::Node, &what).await {
+        return None;
+    }
+    Some(run_node_script(script, "TIMEOUT_MS", env, timeout, "OK").await)
+}
+
+/// The environment the Node scripts read; none of it is inherited, so a developer's shell
+/// cannot change a run.
+const SCRIPT_KEYS: &[&str] = &["HUB_URL", "SCREENSHOT", "TIMEOUT_MS"];
+const SCRIPT_PREFIXES: &[&str] = &["DL_", "CHAT_", "WEBCHAT_"];
+
+/// Runs `node compat/<script>` with `env` until it exits or `timeout` passes. `timeout_key` is the
+/// variable that sets the script's own deadline, put just under `timeout` unless `env` sets it.
+/// The run succeeds when the script exits 0 with `done` as its last stdout line.
+async fn run_node_script(
+    script: &str,
+    timeout_key: &str,
+    env: &[(&str, &str)],
+    timeout: Duration,
+    done: &str,
+) -> ClientRun {
+    let mut command = Command::new("node");
+    command.arg(script);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if SCRIPT_KEYS.contains(&key.as_ref()) || SCRIPT_PREFIXES.iter().any(|p| key.starts_with(p)) {
+            command.env_remove(key.as_ref());
+        }
+    }
+    if !env.iter().any(|(key, _)| *key == timeout_key) {
+        let own = timeout
+            .saturating_sub(Duration::from_secs(1))
+            .max(Duration::from_secs(1));
+        command.env(timeout_key, own.as_millis().to_string());
+    }
+    command
+        .current_dir(compat_dir())
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("node {script}: cannot spawn: {e}"));
+    let (stdout, stdout_reader) = collect_lines(child.stdout.take().unwrap());
+    let (stderr, stderr_reader) = collect_lines(child.stderr.take().unwrap());
+    let (success, note) = match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(status)) => (status.success(), None),
+        Ok(Err(e)) => (false, Some(format!("harness: waiting for node {script} failed: {e}"))),
+        Err(_) => {
+            let _ = child.kill().await;
+            (false, Some(format!("harness: killed node {script} after {timeout:?}")))
+        }
+    };
+    // The pipes close with the process; give the readers a moment to take the last lines.
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = stdout_reader.await;
+        let _ = stderr_reader.await;
+    })
+    .await;
+    let lines = stdout.borrow().clone();
+    let mut stderr = stderr.borrow().clone();
+    stderr.extend(note);
+    ClientRun {
+        success: success && lines.last().map(String::as_str) == Some(done),
+        lines,
+        stderr,
+    }
 }
 
 async fn spawn(kind: BotKind, env: &[(&str, &str)]) -> BotProcess {
@@ -226,11 +416,7 @@ async fn ensure_installed(kind: BotKind) -> Result<(), String> {
 
 async fn install_node() -> Result<(), String> {
     let dir = compat_dir();
-    // npm writes node_modules/.package-lock.json last, so its presence means a finished install.
-    let installed = || {
-        dir.join("node_modules/botbuilder/package.json").is_file()
-            && dir.join("node_modules/.package-lock.json").is_file()
-    };
+    let installed = || node_modules_current(&dir);
     run(Command::new("node").arg("--version"), "node").await?;
     if installed() {
         return Ok(());
@@ -249,8 +435,28 @@ async fn install_node() -> Result<(), String> {
     if installed() {
         Ok(())
     } else {
-        Err("npm ci finished but compat/node_modules/botbuilder is missing".into())
+        Err("npm ci finished but compat/node_modules does not match compat/package.json".into())
     }
+}
+
+/// `compat/node_modules` is a finished install of what `compat/package.json` pins now: every
+/// dependency is there at its exact version. An install made before a dependency was added or
+/// bumped therefore counts as missing and is redone.
+fn node_modules_current(dir: &Path) -> bool {
+    let read = |path: PathBuf| -> Option<Value> { serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok() };
+    // npm writes node_modules/.package-lock.json last, so its presence means a finished install.
+    if !dir.join("node_modules/.package-lock.json").is_file() {
+        return false;
+    }
+    let Some(manifest) = read(dir.join("package.json")) else {
+        return false;
+    };
+    let Some(dependencies) = manifest["dependencies"].as_object() else {
+        return false;
+    };
+    dependencies.iter().all(|(name, pinned)| {
+        read(dir.join("node_modules").join(name).join("package.json")).is_some_and(|p| p["version"] == *pinned)
+    })
 }
 
 async fn install_python() -> Result<(), String> {

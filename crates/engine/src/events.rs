@@ -1,0 +1,84 @@
+//! Live activity streams, one per conversation being watched: every activity the hub stores is
+//! published to the conversation's watchers (a customer's Direct Line WebSocket; later agents'
+//! workspaces). A watcher that falls behind by more than the channel's capacity is told it
+//! lagged and reads the log instead, so nothing is lost — the store is the source of truth and
+//! this is only the push.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use domain::ConversationId;
+use domain::activity::StoredActivity;
+use tokio::sync::broadcast;
+
+/// How many activities a watcher may fall behind before it must catch up from the store.
+const CAPACITY: usize = 256;
+
+/// The watched conversations.
+#[derive(Debug, Default)]
+pub(crate) struct Events {
+    /// A plain mutex, held only to find, add or drop a channel, never across an `.await`. A
+    /// `broadcast` per conversation so each activity is cloned once per watcher of *that*
+    /// conversation, not offered to every socket of the hub.
+    channels: Mutex<HashMap<ConversationId, broadcast::Sender<Arc<StoredActivity>>>>,
+}
+
+impl Events {
+    fn channels(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, broadcast::Sender<Arc<StoredActivity>>>> {
+        self.channels.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts watching `conversation`: activities stored from now on arrive on the receiver.
+    pub(crate) fn subscribe(&self, conversation: ConversationId) -> broadcast::Receiver<Arc<StoredActivity>> {
+        self.channels()
+            .entry(conversation)
+            .or_insert_with(|| broadcast::channel(CAPACITY).0)
+            .subscribe()
+    }
+
+    /// Publishes a stored activity to `conversation`'s watchers; forgets the channel once nobody
+    /// watches any more.
+    pub(crate) fn publish(&self, conversation: ConversationId, activity: StoredActivity) {
+        let mut channels = self.channels();
+        if let Some(channel) = channels.get(&conversation)
+            && channel.send(Arc::new(activity)).is_err()
+        {
+            channels.remove(&conversation);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::activity::{NewActivity, SenderRole, Visibility};
+    use domain::{Seq, Timestamp};
+
+    fn activity(seq: u64) -> StoredActivity {
+        StoredActivity {
+            seq: Seq(seq),
+            activity: NewActivity {
+                id: format!("a{seq}"),
+                kind: "message".into(),
+                sender_role: SenderRole::Bot,
+                sender_id: "bot".into(),
+                visibility: Visibility::Everyone,
+                timestamp: Timestamp(0),
+                body: "{}".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn watchers_get_what_is_published_after_they_subscribe_and_unwatched_channels_are_dropped() {
+        let events = Events::default();
+        let id = ConversationId(uuid::Uuid::from_u128(1));
+        events.publish(id, activity(1));
+        let mut rx = events.subscribe(id);
+        events.publish(id, activity(2));
+        assert_eq!(rx.try_recv().unwrap().seq, Seq(2));
+        drop(rx);
+        events.publish(id, activity(3));
+        assert!(events.channels().is_empty());
+    }
+}

@@ -1,0 +1,82 @@
+//! The hub's own customer chat page, `/chat`: a small vanilla-JS Direct Line client (HTML, CSS
+//! and JS compiled into the binary with `include_str!`, so serving it needs no Node and no files
+//! on disk). It speaks the same Direct Line 3.0 as any other client, over the WebSocket stream.
+//!
+//! The page cannot hold a channel secret, so it gets its token from `POST /chat/token`, which
+//! stands in for a site's backend: a token for a new conversation of the first configured
+//! `[[directline]]` channel, without pre-chat context (an anonymous visitor must not choose
+//! their own routing).
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use botframework::directline::Conversation;
+
+use crate::AppState;
+use crate::directline::DlError;
+use crate::directline::tokens::{self, TokenClaims};
+
+const HTML: &str = include_str!("chat.html");
+const SCRIPT: &str = include_str!("chat.js");
+const STYLE: &str = include_str!("chat.css");
+
+/// The page only talks to its own origin, plus the WebSocket of the hub's public URL.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/chat", get(page))
+        .route("/chat/chat.js", get(script))
+        .route("/chat/chat.css", get(style))
+        .route("/chat/token", post(token))
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // Small and compiled in: revalidating on every load keeps an upgraded hub's page current.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+async fn page() -> Response {
+    let mut response = asset("text/html; charset=utf-8", HTML);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    response
+}
+
+async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+async fn style() -> Response {
+    asset("text/css; charset=utf-8", STYLE)
+}
+
+/// `POST /chat/token`: what `tokens/generate` answers (a token for a new conversation, for a
+/// fresh `dl_…` user), for the first Direct Line channel.
+async fn token(State(state): State<AppState>) -> Result<Response, DlError> {
+    let channel = state
+        .directline
+        .channels
+        .first()
+        .ok_or_else(|| DlError::NotFound("no [[directline]] channel is configured, so /chat cannot start chats".into()))?;
+    let now = tokens::unix_now();
+    let claims = TokenClaims::for_new_conversation(channel, None, now);
+    let body: Conversation = tokens::generated(channel, &claims, now);
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

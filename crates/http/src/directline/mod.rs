@@ -1,0 +1,514 @@
+//! Direct Line 3.0 for customers' chat clients (Microsoft's `botframework-directlinejs` and Web
+//! Chat, unchanged), under `/v3/directline`.
+//!
+//! Status discipline, because the clients act on statuses: 403 only for a bad, expired or
+//! foreign token (directlinejs shows "expired token"), 404 only for an unknown or ended
+//! conversation ("ended"), 502 when the bot fails to take a posted activity (directlinejs then
+//! retries), 400 for a malformed request, and never a 5xx on the polling GET (a failed poll
+//! stops directlinejs polling for good). Errors are `{"error":{"code","message"}}`, mapped in
+//! [`DlError`]'s one `match`.
+//!
+//! Secrets (one per chat channel, `[[directline]]`) are accepted only where a client starts
+//! something: token generation and starting a conversation. Everything else takes a token.
+
+mod stream;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use botframework::directline::{
+    ActivitySet, Conversation, SessionIdResponse, StartConversationRequest, TokenParameters,
+};
+use botframework::{ActivityError, ResourceResponse, validate};
+use domain::conversation::Customer;
+use domain::{ConversationId, Seq};
+use engine::{CustomerDelivery, EngineError};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tower_http::cors::{Any, CorsLayer};
+
+pub use tokens::DirectLineChannel;
+use tokens::{TokenClaims, TokenError, unix_now};
+
+use crate::AppState;
+
+/// The chat channels the hub serves Direct Line for.
+#[derive(Debug, Clone, Default)]
+pub struct DirectLine {
+    pub channels: Arc<Vec<DirectLineChannel>>,
+}
+
+pub fn routes() -> Router<AppState> {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::ORIGIN,
+            header::HeaderName::from_static("x-ms-bot-agent"),
+            header::HeaderName::from_static("x-requested-with"),
+        ]);
+    Router::new()
+        .route("/v3/directline/tokens/generate", post(generate_token))
+        .route("/v3/directline/tokens/refresh", post(refresh_token))
+        .route("/v3/directline/conversations", post(start_conversation))
+        .route("/v3/directline/conversations/{id}", get(reconnect))
+        .route(
+            "/v3/directline/conversations/{id}/activities",
+            post(post_activity).get(get_activities),
+        )
+        .route("/v3/directline/conversations/{id}/stream", get(stream::connect))
+        .route("/v3/directline/session/getsessionid", get(session_id))
+        .layer(cors)
+}
+
+/// A Direct Line failure; its status and code are chosen in `into_response`, the only place.
+#[derive(Debug)]
+pub enum DlError {
+    /// No usable credential, an expired token, or one for another conversation.
+    Forbidden { code: &'static str, message: String },
+    /// No such conversation, or it has ended.
+    NotFound(String),
+    /// A malformed request.
+    BadRequest(String),
+    /// The activity is over the size limit.
+    TooLarge(String),
+    /// The bot did not take the activity (it is stored all the same).
+    BotFailed(String),
+    /// Anything else; logged, never detailed to the client.
+    Internal(String),
+}
+
+impl IntoResponse for DlError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            DlError::Forbidden { code, message } => (StatusCode::FORBIDDEN, code, message),
+            DlError::NotFound(m) => (StatusCode::NOT_FOUND, "NotFound", m),
+            DlError::BadRequest(m) => (StatusCode::BAD_REQUEST, "BadArgument", m),
+            DlError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "MessageSizeTooBig", m),
+            DlError::BotFailed(m) => (StatusCode::BAD_GATEWAY, "BotError", m),
+            DlError::Internal(detail) => {
+                tracing::error!(error.detail = %detail, "direct line request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "ServiceError",
+                    "the hub failed to handle this request; see its log".to_owned(),
+                )
+            }
+        };
+        (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response()
+    }
+}
+
+impl From<TokenError> for DlError {
+    fn from(e: TokenError) -> Self {
+        let code = match e {
+            TokenError::Expired => "TokenExpired",
+            TokenError::Invalid(_) => "BadToken",
+        };
+        DlError::Forbidden {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<EngineError> for DlError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::ConversationNotFound(_) | EngineError::ConversationEnded(_) => {
+                DlError::NotFound(e.to_string())
+            }
+            EngineError::Context(_) | EngineError::Activity(_) | EngineError::Unsupported(_) => {
+                DlError::BadRequest(e.to_string())
+            }
+            other => DlError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// What the `Authorization` header proved.
+enum Credential {
+    /// A channel's secret (index into the channels).
+    Secret(usize),
+    /// A valid token.
+    Token(TokenClaims, usize),
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, DlError> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| DlError::Forbidden {
+            code: "MissingToken",
+            message: "send `Authorization: Bearer <token>` (or the channel's secret where a conversation starts)"
+                .to_owned(),
+        })
+}
+
+impl DirectLine {
+    fn credential(&self, headers: &HeaderMap) -> Result<Credential, DlError> {
+        let presented = bearer(headers)?;
+        if let Some(i) = self.channels.iter().position(|c| c.secret == presented) {
+            return Ok(Credential::Secret(i));
+        }
+        let (claims, i) = tokens::verify(presented, &self.channels, unix_now())?;
+        Ok(Credential::Token(claims, i))
+    }
+
+    /// A token (never a secret) for conversation `id`.
+    fn token_for(&self, headers: &HeaderMap, id: &str) -> Result<(TokenClaims, usize), DlError> {
+        match self.credential(headers)? {
+            Credential::Secret(_) => Err(DlError::Forbidden {
+                code: "TokenRequired",
+                message: "this call takes a token, not the channel's secret: get one from tokens/generate".to_owned(),
+            }),
+            Credential::Token(claims, _) if claims.conv != id => Err(DlError::Forbidden {
+                code: "WrongConversation",
+                message: format!("the token is for another conversation, not `{id}`"),
+            }),
+            Credential::Token(claims, i) => Ok((claims, i)),
+        }
+    }
+
+    fn secret(&self, headers: &HeaderMap) -> Result<usize, DlError> {
+        match self.credential(headers)? {
+            Credential::Secret(i) => Ok(i),
+            Credential::Token(..) => Err(DlError::Forbidden {
+                code: "SecretRequired",
+                message: "tokens/generate takes the channel's secret (from the site's backend), not a token".to_owned(),
+            }),
+        }
+    }
+}
+
+/// The pre-chat extension of token and start bodies (Switchboard's, beside the standard fields).
+#[derive(Debug, Default)]
+struct Prechat {
+    /// `context`: context variables by name.
+    context: Option<Map<String, Value>>,
+    /// `customer.name`.
+    name: Option<String>,
+    /// `customer.email`.
+    email: Option<String>,
+}
+
+fn prechat(extra: &Map<String, Value>) -> Result<Prechat, DlError> {
+    let context = match extra.get("context") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m)) => Some(m.clone()),
+        Some(_) => {
+            return Err(DlError::BadRequest(
+                "`context` must be an object of variable names to values".to_owned(),
+            ));
+        }
+    };
+    let customer = extra.get("customer");
+    let field = |k: &str| {
+        customer
+            .and_then(|c| c.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    Ok(Prechat {
+        context,
+        name: field("name"),
+        email: field("email"),
+    })
+}
+
+fn parse_body<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> Result<T, DlError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| DlError::BadRequest(format!("the body is not valid JSON for this call: {e}")))
+}
+
+/// Checks pre-chat context against the channel's workstream (a wrong name or type is 400).
+fn check_context(state: &AppState, workstream: &str, context: &Map<String, Value>) -> Result<domain::Context, DlError> {
+    state
+        .hub
+        .check_context_json(workstream, context)
+        .map_err(|e| DlError::BadRequest(format!("pre-chat context: {e}")))
+}
+
+fn conversation_response(
+    state: &AppState,
+    claims: &TokenClaims,
+    channel: &DirectLineChannel,
+    watermark: Option<&str>,
+) -> Conversation {
+    let now = unix_now();
+    let token = claims.sign(channel);
+    Conversation {
+        conversation_id: claims.conv.clone(),
+        stream_url: Some(stream::url(
+            &state.hub.channel().service_url,
+            &claims.conv,
+            &token,
+            watermark,
+        )),
+        token: Some(token),
+        expires_in: Some(claims.expires_in(now)),
+        reference_grammar_id: None,
+        e_tag: None,
+    }
+}
+
+/// `POST /v3/directline/tokens/generate` (secret): a token for a new conversation, with the
+/// user and pre-chat context the backend gives.
+async fn generate_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Conversation>, DlError> {
+    let index = state.directline.secret(&headers)?;
+    let channel = &state.directline.channels[index];
+    let params: TokenParameters = parse_body(&body)?;
+    let Prechat { context, name, email } = prechat(&params.extra)?;
+    if let Some(context) = &context {
+        check_context(&state, &channel.workstream, context)?;
+    }
+    let user = params.user.unwrap_or_default();
+    let now = unix_now();
+    let mut claims = TokenClaims::for_new_conversation(channel, user.id, now);
+    claims.name = name.or(user.name);
+    claims.email = email;
+    claims.ctx = context;
+    Ok(Json(tokens::generated(channel, &claims, now)))
+}
+
+/// `POST /v3/directline/tokens/refresh` (token): the same token with a new expiry.
+async fn refresh_token(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Conversation>, DlError> {
+    let (claims, index) = match state.directline.credential(&headers)? {
+        Credential::Token(claims, index) => (claims, index),
+        Credential::Secret(_) => {
+            return Err(DlError::Forbidden {
+                code: "TokenRequired",
+                message: "tokens/refresh takes the token to refresh".to_owned(),
+            });
+        }
+    };
+    let channel = &state.directline.channels[index];
+    let now = unix_now();
+    Ok(Json(tokens::generated(channel, &claims.renewed(channel, now), now)))
+}
+
+/// `POST /v3/directline/conversations` (secret or token): starts the conversation (201), or
+/// answers for the token's existing one (200). Routing runs here, over the pre-chat context.
+async fn start_conversation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, DlError> {
+    let request: StartConversationRequest = parse_body(&body)?;
+    let Prechat {
+        context: body_context,
+        name: body_name,
+        email: body_email,
+    } = prechat(&request.extra)?;
+    let (mut claims, index) = match state.directline.credential(&headers)? {
+        Credential::Token(claims, index) => (claims, index),
+        Credential::Secret(index) => {
+            let user = request.user.as_ref().and_then(|u| u.id.clone());
+            let claims = TokenClaims::for_new_conversation(&state.directline.channels[index], user, unix_now());
+            (claims, index)
+        }
+    };
+    let channel = &state.directline.channels[index];
+    let id = ConversationId::parse(&claims.conv).map_err(|_| DlError::Forbidden {
+        code: "BadToken",
+        message: "the token names no valid conversation".to_owned(),
+    })?;
+    if state
+        .hub
+        .store()
+        .get_conversation(id)
+        .await
+        .map_err(|e| DlError::Internal(e.to_string()))?
+        .is_some()
+    {
+        return Ok((
+            StatusCode::OK,
+            Json(conversation_response(&state, &claims, channel, None)),
+        )
+            .into_response());
+    }
+    let context_json = body_context.or_else(|| claims.ctx.clone()).unwrap_or_default();
+    let context = check_context(&state, &channel.workstream, &context_json)?;
+    claims.name = claims.name.clone().or(body_name).or(request.user.and_then(|u| u.name));
+    claims.email = claims.email.clone().or(body_email);
+    let customer = Customer {
+        id: claims.user.clone(),
+        name: claims.name.clone(),
+        email: claims.email.clone(),
+    };
+    match state
+        .hub
+        .open_conversation_as(id, &channel.workstream, customer, context)
+        .await
+    {
+        Ok(_) => Ok((
+            StatusCode::CREATED,
+            Json(conversation_response(&state, &claims, channel, None)),
+        )
+            .into_response()),
+        // Started by a concurrent request with the same token.
+        Err(EngineError::ConversationExists(_)) => Ok((
+            StatusCode::OK,
+            Json(conversation_response(&state, &claims, channel, None)),
+        )
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct WatermarkQuery {
+    watermark: Option<String>,
+}
+
+/// A watermark as the client sent it back: empty or absent is the start.
+fn parse_watermark(w: Option<&str>) -> Result<Seq, DlError> {
+    match w.map(str::trim) {
+        None | Some("") => Ok(Seq::ZERO),
+        Some(w) => w
+            .parse::<u64>()
+            .map(Seq)
+            .map_err(|_| DlError::BadRequest(format!("`{w}` is not a watermark this hub gave out"))),
+    }
+}
+
+async fn existing(state: &AppState, id: &str) -> Result<ConversationId, DlError> {
+    let not_found = || DlError::NotFound(format!("conversation `{id}` does not exist"));
+    let parsed = ConversationId::parse(id).map_err(|_| not_found())?;
+    match state.hub.store().get_conversation(parsed).await {
+        Ok(Some(_)) => Ok(parsed),
+        Ok(None) => Err(not_found()),
+        Err(e) => Err(DlError::Internal(e.to_string())),
+    }
+}
+
+/// `GET /v3/directline/conversations/{id}?watermark=` (token): reconnect — a fresh `streamUrl`.
+async fn reconnect(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<WatermarkQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Conversation>, DlError> {
+    let (claims, index) = state.directline.token_for(&headers, &id)?;
+    existing(&state, &id).await?;
+    parse_watermark(query.watermark.as_deref())?;
+    let channel = &state.directline.channels[index];
+    Ok(Json(conversation_response(
+        &state,
+        &claims,
+        channel,
+        query.watermark.as_deref(),
+    )))
+}
+
+/// `POST /v3/directline/conversations/{id}/activities` (token): the customer sends an activity.
+async fn post_activity(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ResourceResponse>, DlError> {
+    let (claims, _) = state.directline.token_for(&headers, &id)?;
+    let conversation = existing(&state, &id).await?;
+    let mut activity = validate::parse_activity(&body).map_err(|e| match e {
+        ActivityError::TooLarge { .. } => DlError::TooLarge(e.to_string()),
+        e => DlError::BadRequest(e.to_string()),
+    })?;
+    // The token says who the customer is; a page cannot speak for someone else.
+    let mut from = activity
+        .from
+        .take()
+        .unwrap_or_else(|| botframework::ChannelAccount::new(""));
+    from.id = claims.user.clone();
+    if from.name.is_none() {
+        from.name = claims.name.clone();
+    }
+    from.role = Some(botframework::RoleType::User);
+    activity.from = Some(from);
+    let sent = state.hub.accept_from_customer(conversation, activity).await?;
+    match sent.delivery {
+        CustomerDelivery::BotFailed(e) => Err(DlError::BotFailed(format!(
+            "the activity was stored (id {}), but {e}",
+            sent.id
+        ))),
+        CustomerDelivery::Bot | CustomerDelivery::Stored => Ok(Json(ResourceResponse::new(sent.id))),
+    }
+}
+
+/// How many log entries one poll reads at most.
+const PAGE: u32 = 500;
+
+/// `GET /v3/directline/conversations/{id}/activities?watermark=` (token): everything the
+/// customer may see after the watermark. Never a 5xx: a store failure answers an empty set with
+/// the same watermark, and the client polls again.
+async fn get_activities(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<WatermarkQuery>,
+    headers: HeaderMap,
+) -> Result<Json<ActivitySet>, DlError> {
+    state.directline.token_for(&headers, &id)?;
+    let conversation = match existing(&state, &id).await {
+        Err(DlError::Internal(detail)) => {
+            tracing::warn!(conversation.id = %id, error = %detail, "poll failed; answering an empty set");
+            return Ok(Json(ActivitySet {
+                activities: Vec::new(),
+                watermark: query.watermark,
+            }));
+        }
+        other => other?,
+    };
+    let after = parse_watermark(query.watermark.as_deref())?;
+    match state.hub.customer_view(conversation, after, PAGE, false).await {
+        Ok(view) => Ok(Json(ActivitySet {
+            activities: view.activities,
+            watermark: Some(view.last.0.to_string()),
+        })),
+        Err(e) => {
+            tracing::warn!(conversation.id = %id, error = %e, "poll failed; answering an empty set");
+            Ok(Json(ActivitySet {
+                activities: Vec::new(),
+                watermark: Some(after.0.to_string()),
+            }))
+        }
+    }
+}
+
+/// `GET /v3/directline/session/getsessionid` (token): a session id (directlinejs asks, and
+/// tolerates failure).
+async fn session_id(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, DlError> {
+    let claims = match state.directline.credential(&headers)? {
+        Credential::Token(claims, _) => claims,
+        Credential::Secret(_) => {
+            return Err(DlError::Forbidden {
+                code: "TokenRequired",
+                message: "this call takes a token".to_owned(),
+            });
+        }
+    };
+    let mut response = Json(SessionIdResponse {
+        session_id: format!("{}:{}", claims.conv, claims.user),
+    })
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

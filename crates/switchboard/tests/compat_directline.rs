@@ -1,0 +1,194 @@
+//! Microsoft's real `botframework-directlinejs` 0.15 client (under Node, in `compat/`), in
+//! WebSocket and in polling mode, against a real hub and a real `botbuilder` bot: the sample
+//! flow (greeting, echo, escalation to CreditCardQueue, end), and resuming with a watermark.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+mod common;
+use common::TestHub;
+use common::compat::{BotKind, BotProcess, ClientRun, run_directline_client, start_bot};
+
+const SECRET: &str = "demo-directline-secret-change-me";
+
+async fn hub_with_node_bot(tag: &str) -> Option<(TestHub, BotProcess)> {
+    let bot = start_bot(BotKind::Node, &[]).await?;
+    let f = TestHub::new(
+        tag,
+        &switchboard::config::SAMPLE.replace(common::SAMPLE_BOT_ENDPOINT, &bot.endpoint()),
+    )
+    .await;
+    Some((f, bot))
+}
+
+/// A token for a new conversation, from the sample's website channel.
+async fn token(f: &TestHub) -> String {
+    let body: Value = reqwest::Client::new()
+        .post(format!("{}/v3/directline/tokens/generate", f.base))
+        .bearer_auth(SECRET)
+        .json(&json!({"user": {"id": "dl_compat_user", "name": "Casey"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["token"].as_str().unwrap().to_owned()
+}
+
+async fn run(f: &TestHub, mode: &str, token: &str, script: Value, resume: Option<(&str, &str)>) -> ClientRun {
+    let domain = format!("{}/v3/directline", f.base);
+    let script = script.to_string();
+    let mut env = vec![
+        ("DL_DOMAIN", domain.as_str()),
+        ("DL_TOKEN", token),
+        ("DL_MODE", mode),
+        ("DL_SCRIPT", script.as_str()),
+    ];
+    if let Some((conversation, watermark)) = resume {
+        env.push(("DL_CONVERSATION_ID", conversation));
+        env.push(("DL_WATERMARK", watermark));
+    }
+    let run = run_directline_client(&env, Duration::from_secs(60))
+        .await
+        .expect("the client's dependencies are installed with the bot's");
+    assert!(
+        run.success,
+        "directlinejs ({mode}) failed:\n{}\n{}",
+        run.lines.join("\n"),
+        run.stderr.join("\n")
+    );
+    run
+}
+
+async fn details_when(f: &TestHub, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..200 {
+        let (_, body) = f.get_json(&format!("/api/v1/conversations/{id}")).await;
+        if pred(&body) {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("conversation {id} never reached the expected state");
+}
+
+async fn the_sample_flow_completes(mode: &str) {
+    let Some((f, _bot)) = hub_with_node_bot("dl-compat").await else {
+        return;
+    };
+
+    let escalating = run(
+        &f,
+        mode,
+        &token(&f).await,
+        json!([
+            {"expect": "Hello from the node bot"},
+            {"send": "hi"},
+            {"expect": "Echo: hi"},
+            {"send": "I have a question about my credit card"},
+            {"sleep": 300},
+        ]),
+        None,
+    )
+    .await;
+    let id = escalating.conversation_id().unwrap();
+    let details = details_when(&f, &id, |b| b["queue"] == "CreditCardQueue").await;
+    assert_eq!(
+        details["escalation_summaries"],
+        json!(["Customer asks about a credit card limit"])
+    );
+    assert!(
+        !escalating
+            .received_texts()
+            .iter()
+            .any(|t| t.contains("credit card limit")),
+        "the escalation summary is for agents only: {:?}",
+        escalating.received_texts()
+    );
+
+    let ending = run(
+        &f,
+        mode,
+        &token(&f).await,
+        json!([
+            {"expect": "Hello from the node bot"},
+            {"send": "bye"},
+            {"expect": "Goodbye!"},
+            {"end": true},
+        ]),
+        None,
+    )
+    .await;
+    let details = details_when(&f, &ending.conversation_id().unwrap(), |b| b["state"] == "closed").await;
+    assert_eq!(details["outcome"], "resolved_by_bot");
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn directlinejs_over_websocket_completes_the_sample_flow() {
+    the_sample_flow_completes("websocket").await;
+}
+
+#[tokio::test]
+async fn directlinejs_polling_completes_the_sample_flow() {
+    the_sample_flow_completes("polling").await;
+}
+
+async fn resuming_with_a_watermark_gets_only_newer_activities(mode: &str) {
+    let Some((f, _bot)) = hub_with_node_bot("dl-resume").await else {
+        return;
+    };
+    let token = token(&f).await;
+    let first = run(
+        &f,
+        mode,
+        &token,
+        json!([
+            {"expect": "Hello from the node bot"},
+            {"send": "one"},
+            {"expect": "Echo: one"},
+            {"end": true},
+        ]),
+        None,
+    )
+    .await;
+    let id = first.conversation_id().unwrap();
+    let watermark = first.watermark().expect("the client reports its watermark");
+
+    // While the client is away: the customer (another tab) says more, the bot answers.
+    let conversation = domain::ConversationId::parse(&id).unwrap();
+    for text in ["two", "three"] {
+        f.hub
+            .accept_from_customer(conversation, botframework::Activity::message(text))
+            .await
+            .unwrap();
+        f.wait_for_bot_text(conversation, |t| t == format!("Echo: {text}"))
+            .await;
+    }
+
+    let resumed = run(
+        &f,
+        mode,
+        &token,
+        json!([{"expect": "Echo: three"}, {"sleep": 500}, {"end": true}]),
+        Some((&id, &watermark)),
+    )
+    .await;
+    assert_eq!(
+        resumed.received_texts(),
+        ["two", "Echo: two", "three", "Echo: three"],
+        "only what came after the watermark, in order, once each"
+    );
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn directlinejs_resuming_over_websocket_gets_only_newer_activities() {
+    resuming_with_a_watermark_gets_only_newer_activities("websocket").await;
+}
+
+#[tokio::test]
+async fn directlinejs_resuming_by_polling_gets_only_newer_activities() {
+    resuming_with_a_watermark_gets_only_newer_activities("polling").await;
+}

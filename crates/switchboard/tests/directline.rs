@@ -1,0 +1,294 @@
+//! Direct Line 3.0 over HTTP on a real hub with the sample configuration (its website channel)
+//! and a recording bot: tokens, starting and resuming, posting with echo, polling with
+//! watermarks, pre-chat context, and the status discipline real clients depend on.
+
+use serde_json::{Value, json};
+
+mod common;
+use common::TestHub;
+
+const SECRET: &str = "demo-directline-secret-change-me";
+
+struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    fn new(f: &TestHub) -> Self {
+        Self {
+            base: format!("{}/v3/directline", f.base),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, auth: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(auth);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, auth: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, auth, Some(body)).await
+    }
+
+    async fn get(&self, path: &str, auth: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, auth, None).await
+    }
+
+    /// A token for a new conversation, and the conversation started with it.
+    async fn start(&self, generate: Value) -> (String, String) {
+        let (status, body) = self.post("/tokens/generate", SECRET, generate).await;
+        assert_eq!(status, 200, "{body}");
+        let token = body["token"].as_str().unwrap().to_owned();
+        let (status, started) = self.post("/conversations", &token, json!({})).await;
+        assert_eq!(status, 201, "{started}");
+        assert!(started["streamUrl"].as_str().unwrap().starts_with("ws://"));
+        (body["conversationId"].as_str().unwrap().to_owned(), token)
+    }
+}
+
+fn message(text: &str, client_id: &str) -> Value {
+    json!({"type": "message", "text": text, "from": {"id": "someone-else"}, "channelData": {"clientActivityID": client_id}})
+}
+
+#[tokio::test]
+async fn a_customer_starts_posts_sees_the_echo_and_polls_with_watermarks() {
+    let f = TestHub::sample("dl-flow").await;
+    let bot = f.bot.clone().unwrap();
+    let dl = Client::new(&f);
+    let (id, token) = dl.start(json!({"user": {"id": "dl_ana", "name": "Ana"}})).await;
+    let (status, again) = dl.post("/conversations", &token, json!({})).await;
+    assert_eq!(
+        (status, again["conversationId"].as_str()),
+        (200, Some(id.as_str())),
+        "the same conversation again"
+    );
+
+    let (status, posted) = dl
+        .post(&format!("/conversations/{id}/activities"), &token, message("hi", "c-1"))
+        .await;
+    assert_eq!(status, 200, "{posted}");
+    let got = bot.wait_for(3).await;
+    assert_eq!(got[2]["text"], "hi");
+    assert_eq!(
+        got[2]["from"]["id"], "dl_ana",
+        "the token, not the page, says who the customer is"
+    );
+
+    let (status, set) = dl.get(&format!("/conversations/{id}/activities"), &token).await;
+    assert_eq!(status, 200);
+    let activities = set["activities"].as_array().unwrap();
+    assert_eq!(activities.len(), 1, "no conversationUpdate, no context event: {set}");
+    let echo = &activities[0];
+    assert_eq!(echo["id"], posted["id"]);
+    assert_eq!(echo["channelData"]["clientActivityID"], "c-1");
+    assert_eq!(echo["from"]["role"], "user");
+    let watermark = set["watermark"].as_str().unwrap().to_owned();
+
+    f.hub
+        .accept_from_bot(
+            domain::ConversationId::parse(&id).unwrap(),
+            engine::BotCaller::Anonymous,
+            serde_json::from_value(
+                json!({"type": "message", "text": "Echo: hi", "from": {"id": "DemoBot", "name": "Contoso Assistant"}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let (_, newer) = dl
+        .get(&format!("/conversations/{id}/activities?watermark={watermark}"), &token)
+        .await;
+    let texts: Vec<&str> = newer["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["Echo: hi"], "only what came after the watermark");
+    assert_eq!(newer["activities"][0]["from"]["role"], "bot");
+    let (_, none) = dl
+        .get(
+            &format!(
+                "/conversations/{id}/activities?watermark={}",
+                newer["watermark"].as_str().unwrap()
+            ),
+            &token,
+        )
+        .await;
+    assert_eq!(none["activities"], json!([]));
+
+    let (status, reconnected) = dl
+        .get(&format!("/conversations/{id}?watermark={watermark}"), &token)
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        reconnected["streamUrl"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("watermark={watermark}"))
+    );
+    let (status, refreshed) = dl.post("/tokens/refresh", &token, json!({})).await;
+    assert_eq!((status, refreshed["conversationId"].as_str()), (200, Some(id.as_str())));
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn pre_chat_context_is_checked_and_routes_from_the_first_decision() {
+    let f = TestHub::sample("dl-prechat").await;
+    let dl = Client::new(&f);
+    let (id, _) = dl
+        .start(json!({"user": {"id": "dl_bo"}, "context": {"BotHandoffTopic": "CreditCard"}, "customer": {"name": "Bo", "email": "bo@example.com"}}))
+        .await;
+    let (_, details) = f.get_json(&format!("/api/v1/conversations/{id}")).await;
+    assert_eq!(details["queue"], "CreditCardQueue", "{details}");
+    assert_eq!(details["routing"][0]["rule"], "CreditCardRule");
+    assert_eq!(
+        details["customer"],
+        json!({"id": "dl_bo", "name": "Bo", "email": "bo@example.com"})
+    );
+
+    for (context, expected) in [
+        (json!({"Topic": "x"}), "Topic"),
+        (json!({"BotHandoffTopic": true}), "BotHandoffTopic"),
+        (json!("CreditCard"), "must be an object"),
+    ] {
+        let (status, body) = dl.post("/tokens/generate", SECRET, json!({"context": context})).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains(expected), "{body}");
+    }
+    // The same checks when a client passes the context as it starts the conversation.
+    let (_, body) = dl.post("/tokens/generate", SECRET, json!({})).await;
+    let token = body["token"].as_str().unwrap();
+    let (status, body) = dl
+        .post("/conversations", token, json!({"context": {"Nope": "x"}}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn bad_credentials_unknown_conversations_and_bad_activities_are_refused_and_store_nothing() {
+    let f = TestHub::sample("dl-refusals").await;
+    let dl = Client::new(&f);
+    let (a, token_a) = dl.start(json!({})).await;
+    let (b, _token_b) = dl.start(json!({})).await;
+    let channel = http::directline::DirectLineChannel {
+        name: "website".into(),
+        secret: SECRET.into(),
+        workstream: "ChatWorkStream".into(),
+        token_lifetime_secs: 1800,
+    };
+    let mut expired = http::directline::tokens::TokenClaims::new(&channel, a.clone(), "dl_x".into(), 1_000);
+    expired.exp = 2_000;
+    let expired = expired.sign(&channel);
+    let (_, never_started) = dl.post("/tokens/generate", SECRET, json!({})).await;
+    let never_started_id = never_started["conversationId"].as_str().unwrap();
+    let never_started_token = never_started["token"].as_str().unwrap();
+
+    let post_a = format!("/conversations/{a}/activities");
+    let cases: Vec<(&str, String, String, Value, u16, &str)> = vec![
+        (
+            "an expired token",
+            post_a.clone(),
+            expired.clone(),
+            message("x", "1"),
+            403,
+            "TokenExpired",
+        ),
+        (
+            "conversation A's token on B",
+            format!("/conversations/{b}/activities"),
+            token_a.clone(),
+            message("x", "2"),
+            403,
+            "WrongConversation",
+        ),
+        (
+            "the secret where a token is required",
+            post_a.clone(),
+            SECRET.to_owned(),
+            message("x", "3"),
+            403,
+            "TokenRequired",
+        ),
+        (
+            "a made-up token",
+            post_a.clone(),
+            "abc.def.ghi".to_owned(),
+            message("x", "4"),
+            403,
+            "BadToken",
+        ),
+        (
+            "an unknown conversation",
+            format!("/conversations/{never_started_id}/activities"),
+            never_started_token.to_owned(),
+            message("x", "5"),
+            404,
+            "NotFound",
+        ),
+        (
+            "a malformed activity",
+            post_a.clone(),
+            token_a.clone(),
+            json!({"text": "no type"}),
+            400,
+            "BadArgument",
+        ),
+        (
+            "29 KB of text",
+            post_a.clone(),
+            token_a.clone(),
+            message(&"x".repeat(29 * 1024), "6"),
+            413,
+            "MessageSizeTooBig",
+        ),
+    ];
+    for (what, path, auth, body, status, code) in cases {
+        let (got, body) = dl.post(&path, &auth, body).await;
+        assert_eq!(got, status, "{what}: {body}");
+        assert_eq!(body["error"]["code"], code, "{what}: {body}");
+    }
+    let (status, _) = dl.get(&format!("/conversations/{a}/activities"), &expired).await;
+    assert_eq!(status, 403);
+    let (status, _) = dl.post("/tokens/generate", &token_a, json!({})).await;
+    assert_eq!(status, 403, "tokens are made with the secret only");
+    let (status, body) = dl.get(&format!("/conversations/{a}/activities"), &token_a).await;
+    assert_eq!(
+        (status, body["activities"].clone()),
+        (200, json!([])),
+        "nothing was stored"
+    );
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn a_bot_that_fails_a_post_is_a_502_and_the_message_is_kept() {
+    let f = TestHub::sample("dl-502").await;
+    let bot = f.bot.clone().unwrap();
+    let dl = Client::new(&f);
+    let (id, token) = dl.start(json!({})).await;
+    bot.wait_for(2).await;
+    bot.answer_with(400);
+    let (status, body) = dl
+        .post(
+            &format!("/conversations/{id}/activities"),
+            &token,
+            message("hello?", "c"),
+        )
+        .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["code"], "BotError");
+    let (_, set) = dl.get(&format!("/conversations/{id}/activities"), &token).await;
+    assert_eq!(set["activities"][0]["text"], "hello?");
+    f.finish().await;
+}
