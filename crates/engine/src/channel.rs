@@ -138,8 +138,7 @@ impl Hub {
     }
 
     /// Gives `activity` a fresh id and the current time, appends it to the conversation's log
-    /// and publishes it to the conversation's watchers. Returns its seq. Every activity the hub
-    /// stores goes through here.
+    /// and publishes it to the conversation's watchers. Returns its seq.
     pub(crate) async fn store_activity(
         &self,
         conversation: ConversationId,
@@ -151,9 +150,26 @@ impl Hub {
         let id = uuid::Uuid::now_v7().simple().to_string();
         activity.id = Some(id.clone());
         activity.timestamp = Some(botframework::Timestamp::now_utc());
-        let body = serde_json::to_string(&activity).map_err(|e| EngineError::Unsupported(e.to_string()))?;
+        let appended = self
+            .append_logged(conversation, id, activity, sender_role, sender_id, visibility)
+            .await?;
+        Ok(appended.seq)
+    }
+
+    /// Appends `activity` to the log under `log_id` and publishes it to the conversation's
+    /// watchers (unless it was already stored). Every activity the hub stores goes through here.
+    pub(crate) async fn append_logged(
+        &self,
+        conversation: ConversationId,
+        log_id: String,
+        activity: &Activity,
+        sender_role: SenderRole,
+        sender_id: &str,
+        visibility: Visibility,
+    ) -> Result<store::Appended, EngineError> {
+        let body = serde_json::to_string(activity).map_err(|e| EngineError::Unsupported(e.to_string()))?;
         let new = NewActivity {
-            id,
+            id: log_id,
             kind: activity.kind.as_str().to_owned(),
             sender_role,
             sender_id: sender_id.to_owned(),
@@ -171,7 +187,7 @@ impl Hub {
                 },
             );
         }
-        Ok(appended.seq)
+        Ok(appended)
     }
 
     /// `bot` could not be reached for `conversation`: if it still owns it, the customer is told

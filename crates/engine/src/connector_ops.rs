@@ -29,7 +29,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use botframework::connector::{AttachmentData, AttachmentInfo, AttachmentView, PagedMembersResult};
 use botframework::omnichannel;
 use botframework::{Activity, ActivityType, ChannelAccount, ConversationAccount, cards, validate};
-use domain::activity::{NewActivity, SenderRole, StoredActivity, Visibility};
+use domain::activity::{SenderRole, StoredActivity, Visibility};
 use domain::attachment::{Attachment, AttachmentId, ContentType, View, ViewContent, sniff_image_type};
 use domain::conversation::{Conversation, ConversationId, Owner};
 use domain::user::{BotProfile, User, UserKind};
@@ -401,8 +401,7 @@ impl Hub {
     }
 
     /// Appends `activity` from the acting bot to the log under `log_id` — an id of its own, not
-    /// the body's — and publishes it to the conversation's watchers, as `store_activity` does
-    /// for activities that get a fresh id.
+    /// the body's.
     async fn append_and_publish(
         &self,
         conversation: ConversationId,
@@ -411,27 +410,15 @@ impl Hub {
         activity: &Activity,
         visibility: Visibility,
     ) -> Result<Appended, EngineError> {
-        let body = serde_json::to_string(activity).map_err(|e| EngineError::Unsupported(e.to_string()))?;
-        let new = NewActivity {
-            id: log_id,
-            kind: activity.kind.as_str().to_owned(),
-            sender_role: SenderRole::Bot,
-            sender_id: acting.bot.to_string(),
+        self.append_logged(
+            conversation,
+            log_id,
+            activity,
+            SenderRole::Bot,
+            acting.bot.as_str(),
             visibility,
-            timestamp: crate::now(),
-            body,
-        };
-        let appended = self.store().append_activity(conversation, new.clone()).await?;
-        if !appended.duplicate {
-            self.events.publish(
-                conversation,
-                StoredActivity {
-                    seq: appended.seq,
-                    activity: new,
-                },
-            );
-        }
-        Ok(appended)
+        )
+        .await
     }
 }
 

@@ -7,8 +7,10 @@
 //! Connector's PascalCase codes (`BadArgument`, `ConversationNotFound`, …). So errors here are
 //! [`ConnectorError`], mapped to status and code in its one `match`, rather than [`crate::ApiError`].
 //!
-//! Authentication: only anonymous bots (configured without an app id) are served so far; a call
-//! carrying a bearer token is refused with 401 until signed bots are wired in.
+//! Authentication ([`caller`]): a call without an `Authorization` header is an anonymous bot's
+//! (accepted only for bots configured without an app id); a `Bearer` token is checked against
+//! the configuration of the signed bot it claims to come from (`Hub::authenticate_bot`), and a
+//! token that does not validate is 401.
 
 use axum::Json;
 use axum::Router;
