@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use botframework::{Activity, ConversationAccount, validate};
 use domain::activity::{SenderRole, Visibility};
+use domain::attachment::{Attachment, AttachmentId, ContentType};
 use domain::conversation::{ConversationId, Owner};
 use domain::{ConversationState, Seq};
 use tokio::sync::oneshot;
@@ -159,4 +160,65 @@ pub fn customer_sees(stored: &domain::activity::StoredActivity, with_typing: boo
         });
     }
     Some(activity)
+}
+
+/// A file a customer uploads with a message (Direct Line `upload`).
+#[derive(Debug, Clone)]
+pub struct CustomerFile {
+    pub name: Option<String>,
+    /// The declared content type; unusable ones are stored as `application/octet-stream`.
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Hub {
+    /// Stores the customer's files as attachments of `conversation`, then accepts `activity`
+    /// with them attached (each a `contentUrl` under the hub's public URL, which the bot and
+    /// the customer's client can fetch), as [`Hub::accept_from_customer`] does.
+    pub async fn accept_upload_from_customer(
+        self: &Arc<Self>,
+        conversation: ConversationId,
+        mut activity: Activity,
+        files: Vec<CustomerFile>,
+    ) -> Result<CustomerSent, EngineError> {
+        match self.store().get_conversation(conversation).await? {
+            None => return Err(EngineError::ConversationNotFound(conversation)),
+            Some(c) if c.state == ConversationState::Closed => {
+                return Err(EngineError::ConversationEnded(conversation));
+            }
+            Some(_) => {}
+        }
+        let base = self.channel().service_url.trim_end_matches('/').to_owned();
+        let mut attached = Vec::with_capacity(files.len());
+        for file in files {
+            if file.bytes.len() > crate::connector_ops::MAX_ATTACHMENT_BYTES {
+                return Err(crate::connector_ops::ConnectorRefusal::AttachmentTooLarge {
+                    size: file.bytes.len(),
+                    max: crate::connector_ops::MAX_ATTACHMENT_BYTES,
+                }
+                .into());
+            }
+            let content_type =
+                ContentType::parse(file.content_type.clone()).unwrap_or_else(|_| ContentType::octet_stream());
+            let id = AttachmentId(uuid::Uuid::new_v4());
+            attached.push(botframework::Attachment::from_url(
+                content_type.as_str(),
+                format!("{base}/v3/attachments/{id}/views/original"),
+                file.name.clone(),
+            ));
+            self.store()
+                .insert_attachment(Attachment {
+                    id,
+                    conversation,
+                    name: file.name,
+                    content_type,
+                    original: file.bytes,
+                    thumbnail: None,
+                    created_at: crate::now(),
+                })
+                .await?;
+        }
+        activity.attachments = Some(attached);
+        self.accept_from_customer(conversation, activity).await
+    }
 }

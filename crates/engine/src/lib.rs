@@ -18,7 +18,7 @@ pub use bot_auth::{BotAuthError, BotTokenPolicy};
 pub use bots::{BotCaller, BotEffect, BotSent};
 pub use channel::{BOT_UNAVAILABLE_NOTICE, SYSTEM_ACCOUNT_ID};
 pub use connector_ops::{ConnectorRefusal, MAX_ATTACHMENT_BYTES};
-pub use customers::{CustomerDelivery, CustomerSent, CustomerView, customer_sees};
+pub use customers::{CustomerDelivery, CustomerFile, CustomerSent, CustomerView, customer_sees};
 pub use dispatch::{ChannelSettings, ChannelSigner, DeliveryError};
 pub use hub::{ConversationDetails, EngineError, Hub, Opened};
 pub use roster::MemberSnapshot;

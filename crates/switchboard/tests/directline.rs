@@ -292,3 +292,59 @@ async fn a_bot_that_fails_a_post_is_a_502_and_the_message_is_kept() {
     assert_eq!(set["activities"][0]["text"], "hello?");
     f.finish().await;
 }
+
+#[tokio::test]
+async fn an_upload_stores_the_files_attaches_them_and_serves_them_back() {
+    let f = TestHub::sample("dl-upload").await;
+    let bot = f.bot.clone().unwrap();
+    let dl = Client::new(&f);
+    let (id, token) = dl.start(json!({"user": {"id": "dl_up"}})).await;
+    let bytes = b"order 4711 receipt".to_vec();
+    let upload = |token: String, with_file: bool| {
+        let url = format!("{}/conversations/{id}/upload?userId=dl_up", dl.base);
+        let activity = json!({"type": "message", "text": "my receipt", "from": {"id": "dl_up"}, "channelData": {"clientActivityID": "u-1"}});
+        let mut form = reqwest::multipart::Form::new().part(
+            "activity",
+            reqwest::multipart::Part::text(activity.to_string())
+                .mime_str("application/vnd.microsoft.activity")
+                .unwrap(),
+        );
+        if with_file {
+            form = form.part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes.clone())
+                    .file_name("receipt.txt")
+                    .mime_str("text/plain")
+                    .unwrap(),
+            );
+        }
+        let request = dl.http.post(url).bearer_auth(token).multipart(form);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, body) = upload(token.clone(), false).await;
+    assert_eq!((status, &body["error"]["code"]), (400, &json!("BadArgument")), "{body}");
+    let (status, body) = upload(token.clone(), true).await;
+    assert_eq!(status, 200, "{body}");
+
+    let got = bot.wait_for(3).await;
+    let attachment = &got[2]["attachments"][0];
+    assert_eq!(
+        (&attachment["name"], &attachment["contentType"]),
+        (&json!("receipt.txt"), &json!("text/plain"))
+    );
+    let url = attachment["contentUrl"].as_str().unwrap();
+    assert!(url.starts_with(&f.base), "{url}");
+    let served = reqwest::get(url).await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.unwrap().to_vec(), bytes);
+
+    let (_, set) = dl.get(&format!("/conversations/{id}/activities"), &token).await;
+    assert_eq!(set["activities"][0]["text"], "my receipt");
+    assert_eq!(set["activities"][0]["channelData"]["clientActivityID"], "u-1");
+    assert_eq!(set["activities"][0]["attachments"][0]["contentUrl"], url);
+    f.finish().await;
+}

@@ -17,7 +17,8 @@ pub mod tokens;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -66,6 +67,10 @@ pub fn routes() -> Router<AppState> {
             post(post_activity).get(get_activities),
         )
         .route("/v3/directline/conversations/{id}/stream", get(stream::connect))
+        .route(
+            "/v3/directline/conversations/{id}/upload",
+            post(upload).layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT)),
+        )
         .route("/v3/directline/session/getsessionid", get(session_id))
         .layer(cors)
 }
@@ -130,6 +135,10 @@ impl From<EngineError> for DlError {
             EngineError::Context(_) | EngineError::Activity(_) | EngineError::Unsupported(_) => {
                 DlError::BadRequest(e.to_string())
             }
+            EngineError::Connector(engine::ConnectorRefusal::AttachmentTooLarge { .. }) => {
+                DlError::TooLarge(e.to_string())
+            }
+            EngineError::Connector(_) => DlError::BadRequest(e.to_string()),
             other => DlError::Internal(other.to_string()),
         }
     }
@@ -511,4 +520,78 @@ async fn session_id(State(state): State<AppState>, headers: HeaderMap) -> Result
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// The largest upload body: a few files up to the attachment limit, plus multipart framing.
+const UPLOAD_BODY_LIMIT: usize = engine::MAX_ATTACHMENT_BYTES * 3 + 64 * 1024;
+
+/// `POST /v3/directline/conversations/{id}/upload?userId=` (token): a message with files, as
+/// directlinejs sends one — a multipart body with an `activity` part (the activity JSON) and one
+/// `file` part per attachment. The files are stored and the activity is posted with them
+/// attached, each served back at its `contentUrl`.
+async fn upload(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Json<ResourceResponse>, DlError> {
+    let (claims, _) = state.directline.token_for(&headers, &id)?;
+    let conversation = existing(&state, &id).await?;
+    let mut multipart =
+        multipart.map_err(|e| DlError::BadRequest(format!("an upload is a multipart/form-data body: {e}")))?;
+    let mut activity = None;
+    let mut files = Vec::new();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| DlError::BadRequest(format!("the multipart body is malformed: {e}")))?
+    {
+        let part = field.name().unwrap_or_default().to_owned();
+        let name = field.file_name().map(str::to_owned);
+        let content_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| DlError::BadRequest(format!("part `{part}` could not be read: {e}")))?;
+        match part.as_str() {
+            "activity" => {
+                activity = Some(
+                    validate::parse_activity(&bytes)
+                        .map_err(|e| DlError::BadRequest(format!("the `activity` part: {e}")))?,
+                );
+            }
+            _ => files.push(engine::CustomerFile {
+                name,
+                content_type,
+                bytes: bytes.to_vec(),
+            }),
+        }
+    }
+    if files.is_empty() {
+        return Err(DlError::BadRequest(
+            "an upload needs at least one `file` part".to_owned(),
+        ));
+    }
+    let mut activity = activity.unwrap_or_else(|| botframework::Activity::message(""));
+    if activity.text.as_deref() == Some("") {
+        activity.text = None;
+    }
+    let mut from = activity
+        .from
+        .take()
+        .unwrap_or_else(|| botframework::ChannelAccount::new(""));
+    from.id = claims.user.clone();
+    from.role = Some(botframework::RoleType::User);
+    activity.from = Some(from);
+    let sent = state
+        .hub
+        .accept_upload_from_customer(conversation, activity, files)
+        .await?;
+    match sent.delivery {
+        CustomerDelivery::BotFailed(e) => Err(DlError::BotFailed(format!(
+            "the upload was stored (id {}), but {e}",
+            sent.id
+        ))),
+        CustomerDelivery::Bot | CustomerDelivery::Stored => Ok(Json(ResourceResponse::new(sent.id))),
+    }
 }
