@@ -60,7 +60,7 @@ function run(main) {
   );
 }
 
-// Sends the page's console errors and uncaught exceptions to stderr, where a failed run's
+// Sends the page's console errors, uncaught exceptions and failed requests to stderr, where a failed run's
 // report shows them.
 function logPageErrors(page) {
   page.on('console', message => {
@@ -69,6 +69,15 @@ function logPageErrors(page) {
     }
   });
   page.on('pageerror', error => process.stderr.write(`page error: ${error.stack || error}\n`));
+  // Which request failed, which the console message above does not say.
+  page.on('response', response => {
+    if (response.status() >= 400) {
+      process.stderr.write(`page request: ${response.request().method()} ${response.url()} -> ${response.status()}\n`);
+    }
+  });
+  page.on('requestfailed', request => {
+    process.stderr.write(`page request: ${request.method()} ${request.url()} failed: ${request.failure().errorText}\n`);
+  });
 }
 
 // Saves a screenshot to SCREENSHOT when it is set.

@@ -7,7 +7,7 @@
 // Environment: HUB_URL (the hub's base URL), DL_TOKEN (a Direct Line token), WEBCHAT_SEND
 // ("hi"), WEBCHAT_EXPECT ("Echo: hi"), SCREENSHOT (a .png path, optional), TIMEOUT_MS (60000).
 //
-// stdout: CONNECTED, SENT <text>, TRANSCRIPT <json> (what Web Chat rendered, once done or failed),
+// stdout: CONNECTED, WEBSOCKET <url> (its token elided), SENT <text>, TRANSCRIPT <json> (what Web Chat rendered, once done or failed),
 // SCREENSHOT <path>, then OK (exit 0) or FAIL <reason> (exit 1). stderr: the page's console errors
 // and Web Chat's Direct Line actions (`webchat <action> …`).
 
@@ -15,9 +15,11 @@
 
 const http = require('http');
 const fs = require('fs');
+const path = require('path');
 const { run, out, logPageErrors, screenshot, until, required } = require('./browser');
 
-const BUNDLE = require.resolve('botframework-webchat/dist/webchat.js');
+// The package's `exports` do not list its browser bundle, so it is found by path.
+const BUNDLE = path.join(__dirname, '..', 'node_modules', 'botframework-webchat', 'dist', 'webchat.js');
 
 // The config goes into the page as JSON in a script element; `<` is escaped so no value can end
 // the element early.
@@ -29,6 +31,7 @@ function page(config) {
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>Web Chat against Switchboard</title>
+  <link rel="icon" href="data:,">
   <style>html, body { height: 100%; margin: 0; } #webchat { height: 100%; }</style>
 </head>
 <body>
@@ -99,11 +102,14 @@ run(async browser => {
   const send = process.env.WEBCHAT_SEND || 'hi';
   const expected = process.env.WEBCHAT_EXPECT || 'Echo: hi';
 
+  if (!fs.existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run npm ci in compat/`);
   const server = await serve(page({ domain: `${hub}/v3/directline`, token }));
   try {
     const context = await browser.newContext({ locale: 'en-US', viewport: { width: 480, height: 720 } });
     const tab = await context.newPage();
     logPageErrors(tab);
+    // Proof that Web Chat took the WebSocket `streamUrl` rather than polling (token elided).
+    tab.on('websocket', socket => out(`WEBSOCKET ${socket.url().replace(/([?&]t=)[^&]*/, '$1…')}`));
     tab.on('console', message => {
       if (message.type() === 'info' && message.text().startsWith('webchat ')) {
         process.stderr.write(`${message.text()}\n`);
@@ -134,6 +140,14 @@ run(async browser => {
         `"${expected}" rendered and "${send}" marked sent`,
         async () => `rendered: ${JSON.stringify(await rendered())}`,
       );
+      // Web Chat debounces its connectivity notice, so "Connecting…" may still show for a moment
+      // after a fast exchange; a notice that stays (reconnecting, failed to connect) is a failure.
+      const notice = () => tab.evaluate(() => {
+        const status = document.querySelector('.webchat__connectivityStatus');
+        return status ? status.innerText.trim() : '';
+      });
+      await until(async () => (await notice()) === '', 10000, 'Web Chat clearing its connectivity notice', async () =>
+        `it still says "${await notice()}"`);
     } finally {
       out(`TRANSCRIPT ${JSON.stringify(await rendered().catch(() => []))}`);
       await screenshot(tab).catch(e => process.stderr.write(`screenshot failed: ${e}\n`));

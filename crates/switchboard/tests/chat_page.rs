@@ -63,7 +63,10 @@ async fn a_chat_page_token_starts_a_conversation_on_the_first_direct_line_channe
     let started: Value = started.json().await.unwrap();
     assert_eq!(started["conversationId"], issued["conversationId"]);
     let (_, details) = f
-        .get_json(&format!("/api/v1/conversations/{}", issued["conversationId"].as_str().unwrap()))
+        .get_json(&format!(
+            "/api/v1/conversations/{}",
+            issued["conversationId"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(details["workstream"], "ChatWorkStream", "{details}");
     f.finish().await;
@@ -115,7 +118,11 @@ async fn in_chromium_the_chat_page_greets_sends_and_shows_the_bots_reply() {
         f.finish().await;
         return;
     };
-    assert!(run.success, "the chat page did not complete the exchange:\n{}", run.report());
+    assert!(
+        run.success,
+        "the chat page did not complete the exchange:\n{}",
+        run.report()
+    );
 
     let transcript = run.transcript();
     let texts: Vec<&str> = transcript.iter().filter_map(|i| i["text"].as_str()).collect();

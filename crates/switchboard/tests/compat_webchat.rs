@@ -1,7 +1,7 @@
 //! Microsoft's real Web Chat (npm `botframework-webchat` 4.18, its own bundle, loaded by a test
 //! page) in headless Chromium driven by Playwright (`compat/browser/webchat.js`), against a real
-//! hub and a real `botbuilder` bot: a message typed into Web Chat's send box is sent, marked sent
-//! (Web Chat saw its echo), and the bot's reply is rendered.
+//! hub and a real `botbuilder` bot: over the WebSocket stream, a message typed into Web Chat's send
+//! box is sent, marked sent (Web Chat saw its echo), and the bot's reply is rendered.
 
 use std::time::Duration;
 
@@ -66,6 +66,15 @@ async fn web_chat_sends_a_message_and_renders_the_bots_reply() {
         .find(|item| item["fromUser"] == true && item["text"] == "hi")
         .unwrap_or_else(|| panic!("the message is not in the transcript: {transcript:?}"));
     assert_eq!(mine["pending"], false, "still sending or failed: {mine}");
+    let stream = format!(
+        "WEBSOCKET ws://{}/v3/directline/conversations/",
+        &f.base["http://".len()..]
+    );
+    assert!(
+        run.lines.iter().any(|line| line.starts_with(&stream)),
+        "Web Chat did not open the streamUrl:\n{}",
+        run.report()
+    );
     assert!(
         std::path::Path::new(screenshot).is_file(),
         "no screenshot at {screenshot}"

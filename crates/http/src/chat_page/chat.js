@@ -415,8 +415,8 @@
     } catch (e) {
       // 502: stored, but the bot did not take it; the echo still comes and an agent will see it.
       if (e.status === 502) return;
-      markFailed(clientId, e.message);
       if (e.status === 404) conversationEnded();
+      markFailed(clientId, e.message);
     }
   }
 

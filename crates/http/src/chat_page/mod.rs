@@ -40,10 +40,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     // Small and compiled in: revalidating on every load keeps an upgraded hub's page current.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
 }
 
@@ -66,11 +63,9 @@ async fn style() -> Response {
 /// `POST /chat/token`: what `tokens/generate` answers (a token for a new conversation, for a
 /// fresh `dl_…` user), for the first Direct Line channel.
 async fn token(State(state): State<AppState>) -> Result<Response, DlError> {
-    let channel = state
-        .directline
-        .channels
-        .first()
-        .ok_or_else(|| DlError::NotFound("no [[directline]] channel is configured, so /chat cannot start chats".into()))?;
+    let channel = state.directline.channels.first().ok_or_else(|| {
+        DlError::NotFound("no [[directline]] channel is configured, so /chat cannot start chats".into())
+    })?;
     let now = tokens::unix_now();
     let claims = TokenClaims::for_new_conversation(channel, None, now);
     let body: Conversation = tokens::generated(channel, &claims, now);

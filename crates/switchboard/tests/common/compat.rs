@@ -209,7 +209,11 @@ impl ClientRun {
 
     /// Every line, stdout then stderr, for a failure message.
     pub fn report(&self) -> String {
-        format!("stdout:\n{}\nstderr:\n{}", self.lines.join("\n"), self.stderr.join("\n"))
+        format!(
+            "stdout:\n{}\nstderr:\n{}",
+            self.lines.join("\n"),
+            self.stderr.join("\n")
+        )
     }
 
     fn value_of(&self, prefix: &str) -> Option<String> {
@@ -238,14 +242,17 @@ pub async fn run_directline_client(env: &[(&str, &str)], timeout: Duration) -> O
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Runs the Playwright script `compat/<script>` (e.g. `browser/webchat.js`) to completion with
-/// `env` (`HUB_URL`, `DL_TOKEN`, `SCREENSHOT`, …; each script's header lists its own), none of which are
-/// inherited. Its own deadline (`TIMEOUT_MS`) is set just under `timeout`; a script still running
-/// at `timeout` is killed and its run counts as failed. `None` when node, the npm packages or
-/// [`CHROMIUM`] are missing (the reason is printed); panics under `CI=true`.
+/// `env` (`HUB_URL`, `DL_TOKEN`, `SCREENSHOT`, …; each script's header lists its own), none of
+/// which are inherited. Its own deadline (`TIMEOUT_MS`) is set just under `timeout`; a script
+/// still running at `timeout` is killed and its run counts as failed. `None` when node, the npm
+/// packages or [`CHROMIUM`] are missing (the reason is printed); panics under `CI=true`.
 pub async fn run_browser_script(script: &str, env: &[(&str, &str)], timeout: Duration) -> Option<ClientRun> {
     let what = format!("the browser test {script}");
     if !Path::new(CHROMIUM).is_file() {
-        skip_or_fail(&what, &format!("{CHROMIUM} is missing; install Debian's `chromium` package"));
+        skip_or_fail(
+            &what,
+            &format!("{CHROMIUM} is missing; install Debian's `chromium` package"),
+        );
         return None;
     }
     if !installed_or_skip(BotKind::Node, &what).await {
