@@ -118,6 +118,9 @@ impl Hub {
                 self.store()
                     .update_conversation(&conv, ConversationState::Active)
                     .await?;
+                let mut end = Activity::new(botframework::ActivityType::EndOfConversation);
+                end.code = Some(botframework::EndOfConversationCode::CompletedSuccessfully);
+                self.tell_customer(conversation, end).await?;
                 tracing::info!(conversation.id = %conversation, bot = %bot, "bot ended the conversation");
                 BotEffect::Ended
             }

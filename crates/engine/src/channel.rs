@@ -190,6 +190,53 @@ impl Hub {
         Ok(appended)
     }
 
+    /// Stores `activity` as the hub's own, for the customer (and everyone) to see: a notice, the
+    /// queue position, the end of the conversation.
+    pub(crate) async fn tell_customer(
+        &self,
+        conversation: ConversationId,
+        mut activity: Activity,
+    ) -> Result<domain::Seq, EngineError> {
+        activity.from = Some(
+            ChannelAccount::new(SYSTEM_ACCOUNT_ID)
+                .with_name("Switchboard")
+                .with_role(RoleType::Bot),
+        );
+        activity.conversation = Some(ConversationAccount::new(conversation.to_string()));
+        self.store_activity(
+            conversation,
+            &mut activity,
+            SenderRole::System,
+            SYSTEM_ACCOUNT_ID,
+            Visibility::Everyone,
+        )
+        .await
+    }
+
+    /// Tells the customer of a conversation that just started waiting in `queue` how many
+    /// conversations wait there before theirs (oldest first).
+    pub(crate) async fn tell_queue_position(
+        &self,
+        conversation: &Conversation,
+        queue: &domain::QueueName,
+    ) -> Result<(), EngineError> {
+        let waiting = self
+            .store()
+            .list_conversations(
+                &store::ConversationFilter::all()
+                    .queue(queue.clone())
+                    .state(ConversationState::Waiting),
+            )
+            .await?;
+        let ahead = waiting
+            .iter()
+            .filter(|c| (c.created_at, c.id) < (conversation.created_at, conversation.id))
+            .count();
+        self.tell_customer(conversation.id, Activity::message(queue_position_text(ahead)))
+            .await?;
+        Ok(())
+    }
+
     /// `bot` could not be reached for `conversation`: if it still owns it, the customer is told
     /// they are being transferred and the conversation is escalated without the bot — the
     /// workstream's rules run again with the bot excluded, and the routing record says
@@ -206,21 +253,8 @@ impl Hub {
         if conv.state != ConversationState::Active || conv.owner != Some(Owner::Bot(bot.clone())) {
             return Ok(());
         }
-        let mut notice = Activity::message(BOT_UNAVAILABLE_NOTICE);
-        notice.from = Some(
-            ChannelAccount::new(SYSTEM_ACCOUNT_ID)
-                .with_name("Switchboard")
-                .with_role(RoleType::Bot),
-        );
-        notice.conversation = Some(ConversationAccount::new(conversation.to_string()));
-        self.store_activity(
-            conversation,
-            &mut notice,
-            SenderRole::System,
-            SYSTEM_ACCOUNT_ID,
-            Visibility::Everyone,
-        )
-        .await?;
+        self.tell_customer(conversation, Activity::message(BOT_UNAVAILABLE_NOTICE))
+            .await?;
         let ws = self
             .tenant()
             .workstream(conv.workstream.as_str())
@@ -239,5 +273,13 @@ impl Hub {
         metrics::counter!("switchboard_bot_outage_escalations_total", "bot" => bot.to_string()).increment(1);
         tracing::info!(conversation.id = %conversation, bot = %bot, queue.name = %decision.queue, "escalated away from an unavailable bot");
         Ok(())
+    }
+}
+
+/// What a waiting customer is told about their place in the queue.
+pub fn queue_position_text(ahead: usize) -> String {
+    match ahead {
+        0 => "You're next in line. An agent will be with you shortly.".to_owned(),
+        n => format!("People ahead of you: {n}. An agent will be with you as soon as possible."),
     }
 }

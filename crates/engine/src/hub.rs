@@ -277,8 +277,10 @@ impl Hub {
             }
             return Err(e.into());
         }
-        if let Placement::Bot(bot) = &placement {
-            self.bot_joined(conversation, ws, bot).await?;
+        match &placement {
+            Placement::Bot(bot) => self.bot_joined(conversation, ws, bot).await?,
+            Placement::Wait(_) => self.tell_queue_position(conversation, &queue.name).await?,
+            Placement::Agent(_) => {}
         }
         Ok((decision, waiting))
     }

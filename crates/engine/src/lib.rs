@@ -16,7 +16,7 @@ mod roster;
 
 pub use bot_auth::{BotAuthError, BotTokenPolicy};
 pub use bots::{BotCaller, BotEffect, BotSent};
-pub use channel::{BOT_UNAVAILABLE_NOTICE, SYSTEM_ACCOUNT_ID};
+pub use channel::{BOT_UNAVAILABLE_NOTICE, SYSTEM_ACCOUNT_ID, queue_position_text};
 pub use connector_ops::{ConnectorRefusal, MAX_ATTACHMENT_BYTES};
 pub use customers::{CustomerDelivery, CustomerFile, CustomerSent, CustomerView, customer_sees};
 pub use dispatch::{ChannelSettings, ChannelSigner, DeliveryError};

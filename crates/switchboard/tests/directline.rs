@@ -348,3 +348,62 @@ async fn an_upload_stores_the_files_attaches_them_and_serves_them_back() {
     assert_eq!(set["activities"][0]["attachments"][0]["contentUrl"], url);
     f.finish().await;
 }
+
+async fn customer_texts(dl: &Client, id: &str, token: &str) -> Vec<Value> {
+    let (_, set) = dl.get(&format!("/conversations/{id}/activities"), token).await;
+    set["activities"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_waiting_customer_is_told_their_place_and_an_ended_conversation_says_so() {
+    let f = TestHub::sample("dl-waiting").await;
+    let dl = Client::new(&f);
+    // Pre-chat context sends both straight to CreditCardQueue, where no agent is available.
+    let (first, first_token) = dl.start(json!({"context": {"BotHandoffTopic": "CreditCard"}})).await;
+    let (second, second_token) = dl.start(json!({"context": {"BotHandoffTopic": "CreditCard"}})).await;
+    let texts = |activities: Vec<Value>| {
+        activities
+            .iter()
+            .map(|a| a["text"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        texts(customer_texts(&dl, &first, &first_token).await),
+        [engine::queue_position_text(0)]
+    );
+    let second_sees = customer_texts(&dl, &second, &second_token).await;
+    assert_eq!(
+        texts(second_sees.clone()),
+        ["People ahead of you: 1. An agent will be with you as soon as possible."]
+    );
+    assert_eq!(second_sees[0]["from"]["id"], "switchboard");
+
+    // A conversation its bot ends: the customer gets the bot's goodbye, then endOfConversation.
+    let (id, token) = dl.start(json!({})).await;
+    f.hub
+        .accept_from_bot(
+            domain::ConversationId::parse(&id).unwrap(),
+            engine::BotCaller::Anonymous,
+            from_demo_bot(botframework::omnichannel::end_conversation_activity("Goodbye!")),
+        )
+        .await
+        .unwrap();
+    let seen = customer_texts(&dl, &id, &token).await;
+    let kinds: Vec<&str> = seen.iter().map(|a| a["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["message", "endOfConversation"], "{seen:?}");
+    assert_eq!(seen[1]["code"], "completedSuccessfully");
+    let (status, _) = dl
+        .post(
+            &format!("/conversations/{id}/activities"),
+            &token,
+            message("still there?", "z"),
+        )
+        .await;
+    assert_eq!(status, 404, "an ended conversation takes nothing more");
+    f.finish().await;
+}
+
+fn from_demo_bot(mut activity: botframework::Activity) -> botframework::Activity {
+    activity.from = Some(botframework::ChannelAccount::new("DemoBot"));
+    activity
+}
