@@ -95,11 +95,7 @@ async fn in_chromium_the_chat_page_greets_sends_and_shows_the_bots_reply() {
     let Some(bot) = start_bot(BotKind::Node, &[]).await else {
         return;
     };
-    let f = TestHub::new(
-        "chat-page",
-        &switchboard::config::SAMPLE.replace(common::SAMPLE_BOT_ENDPOINT, &bot.endpoint()),
-    )
-    .await;
+    let f = TestHub::sample_with_bot("chat-page", &bot.endpoint()).await;
     let screenshot = f.dir.join("chat-page.png");
     let screenshot = screenshot.to_str().unwrap();
     let Some(run) = run_browser_script(

@@ -10,8 +10,6 @@ mod common;
 use common::TestHub;
 use common::compat::{BotKind, BotProcess, ClientRun, run_directline_client, start_bot};
 
-const SECRET: &str = "demo-directline-secret-change-me";
-
 async fn hub_with_node_bot(tag: &str) -> Option<(TestHub, BotProcess)> {
     let bot = start_bot(BotKind::Node, &[]).await?;
     let f = TestHub::new(
@@ -20,21 +18,6 @@ async fn hub_with_node_bot(tag: &str) -> Option<(TestHub, BotProcess)> {
     )
     .await;
     Some((f, bot))
-}
-
-/// A token for a new conversation, from the sample's website channel.
-async fn token(f: &TestHub) -> String {
-    let body: Value = reqwest::Client::new()
-        .post(format!("{}/v3/directline/tokens/generate", f.base))
-        .bearer_auth(SECRET)
-        .json(&json!({"user": {"id": "dl_compat_user", "name": "Casey"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["token"].as_str().unwrap().to_owned()
 }
 
 async fn run(f: &TestHub, mode: &str, token: &str, script: Value, resume: Option<(&str, &str)>) -> ClientRun {
@@ -62,17 +45,6 @@ async fn run(f: &TestHub, mode: &str, token: &str, script: Value, resume: Option
     run
 }
 
-async fn details_when(f: &TestHub, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..200 {
-        let (_, body) = f.get_json(&format!("/api/v1/conversations/{id}")).await;
-        if pred(&body) {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("conversation {id} never reached the expected state");
-}
-
 async fn the_sample_flow_completes(mode: &str) {
     let Some((f, _bot)) = hub_with_node_bot("dl-compat").await else {
         return;
@@ -81,7 +53,7 @@ async fn the_sample_flow_completes(mode: &str) {
     let escalating = run(
         &f,
         mode,
-        &token(&f).await,
+        &f.directline_token("dl_compat_user").await,
         json!([
             {"expect": "Hello from the node bot"},
             {"send": "hi"},
@@ -93,7 +65,7 @@ async fn the_sample_flow_completes(mode: &str) {
     )
     .await;
     let id = escalating.conversation_id().unwrap();
-    let details = details_when(&f, &id, |b| b["queue"] == "CreditCardQueue").await;
+    let details = f.details_when(&id, |b| b["queue"] == "CreditCardQueue").await;
     assert_eq!(
         details["escalation_summaries"],
         json!(["Customer asks about a credit card limit"])
@@ -110,7 +82,7 @@ async fn the_sample_flow_completes(mode: &str) {
     let ending = run(
         &f,
         mode,
-        &token(&f).await,
+        &f.directline_token("dl_compat_user").await,
         json!([
             {"expect": "Hello from the node bot"},
             {"send": "bye"},
@@ -120,7 +92,9 @@ async fn the_sample_flow_completes(mode: &str) {
         None,
     )
     .await;
-    let details = details_when(&f, &ending.conversation_id().unwrap(), |b| b["state"] == "closed").await;
+    let details = f
+        .details_when(&ending.conversation_id().unwrap(), |b| b["state"] == "closed")
+        .await;
     assert_eq!(details["outcome"], "resolved_by_bot");
     f.finish().await;
 }
@@ -139,7 +113,7 @@ async fn resuming_with_a_watermark_gets_only_newer_activities(mode: &str) {
     let Some((f, _bot)) = hub_with_node_bot("dl-resume").await else {
         return;
     };
-    let token = token(&f).await;
+    let token = f.directline_token("dl_compat_user").await;
     let first = run(
         &f,
         mode,

@@ -5,35 +5,18 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
-
 mod common;
 use common::TestHub;
 use common::compat::{BotKind, run_browser_script, start_bot};
-
-const SECRET: &str = "demo-directline-secret-change-me";
 
 #[tokio::test]
 async fn web_chat_sends_a_message_and_renders_the_bots_reply() {
     let Some(bot) = start_bot(BotKind::Node, &[]).await else {
         return;
     };
-    let f = TestHub::new(
-        "webchat",
-        &switchboard::config::SAMPLE.replace(common::SAMPLE_BOT_ENDPOINT, &bot.endpoint()),
-    )
-    .await;
-    let generated: Value = reqwest::Client::new()
-        .post(format!("{}/v3/directline/tokens/generate", f.base))
-        .bearer_auth(SECRET)
-        .json(&json!({"user": {"id": "dl_webchat_user", "name": "Casey"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = generated["token"].as_str().unwrap();
+    let f = TestHub::sample_with_bot("webchat", &bot.endpoint()).await;
+    let token = f.directline_token("dl_webchat_user").await;
+    let token = token.as_str();
     let screenshot = f.dir.join("webchat.png");
     let screenshot = screenshot.to_str().unwrap();
 

@@ -41,17 +41,6 @@ async fn say(f: &TestHub, id: ConversationId, text: &str) {
     assert_eq!(sent.delivery, engine::CustomerDelivery::Bot);
 }
 
-async fn details_when(f: &TestHub, id: ConversationId, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    for _ in 0..200 {
-        let (_, body) = f.get_json(&format!("/api/v1/conversations/{id}")).await;
-        if pred(&body) {
-            return body;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("conversation {id} never reached the expected state");
-}
-
 #[tokio::test]
 async fn the_demo_bot_greets_answers_and_escalates_credit_card_questions() {
     let f = hub_with_demo_bot().await;
@@ -61,7 +50,9 @@ async fn the_demo_bot_greets_answers_and_escalates_credit_card_questions() {
     say(&f, id, "my credit card was declined").await;
     f.wait_for_bot_text(id, |t| t == "Let me connect you with a credit card specialist.")
         .await;
-    let details = details_when(&f, id, |b| b["queue"] == "CreditCardQueue").await;
+    let details = f
+        .details_when(&id.to_string(), |b| b["queue"] == "CreditCardQueue")
+        .await;
     assert_eq!(details["context"]["BotHandoffTopic"], "CreditCard");
     assert!(
         details["escalation_summaries"][0]
@@ -78,12 +69,14 @@ async fn the_demo_bot_sends_home_loan_questions_to_the_home_loan_queue_and_ends_
     let f = hub_with_demo_bot().await;
     let loan = open(&f).await;
     say(&f, loan, "I'd like a home loan").await;
-    let details = details_when(&f, loan, |b| b["queue"] == "HomeLoanQueue").await;
+    let details = f
+        .details_when(&loan.to_string(), |b| b["queue"] == "HomeLoanQueue")
+        .await;
     assert_eq!(details["context"]["BotHandoffTopic"], "HomeLoan");
 
     let done = open(&f).await;
     say(&f, done, "bye").await;
-    let details = details_when(&f, done, |b| b["state"] == "closed").await;
+    let details = f.details_when(&done.to_string(), |b| b["state"] == "closed").await;
     assert_eq!(details["outcome"], json!("resolved_by_bot"));
     f.finish().await;
 }

@@ -25,6 +25,9 @@ pub fn unique_dir(tag: &str) -> PathBuf {
 /// The sample configuration's demo bot endpoint, which tests point elsewhere.
 pub const SAMPLE_BOT_ENDPOINT: &str = "http://127.0.0.1:3978/api/messages";
 
+/// The secret of the sample's Direct Line channel.
+pub const SAMPLE_DIRECTLINE_SECRET: &str = "demo-directline-secret-change-me";
+
 /// The admin token every test server accepts.
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 
@@ -119,6 +122,40 @@ impl TestHub {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         panic!("no bot message as expected in conversation {id}");
+    }
+
+    /// A hub with the sample configuration whose bot is the one at `endpoint` (a real SDK bot
+    /// the test started).
+    pub async fn sample_with_bot(tag: &str, endpoint: &str) -> Self {
+        Self::new(tag, &config::SAMPLE.replace(SAMPLE_BOT_ENDPOINT, endpoint)).await
+    }
+
+    /// A Direct Line token for a new conversation of user `user_id`, from the sample's website
+    /// channel (what a site's backend would get).
+    pub async fn directline_token(&self, user_id: &str) -> String {
+        let body: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/v3/directline/tokens/generate", self.base))
+            .bearer_auth(SAMPLE_DIRECTLINE_SECRET)
+            .json(&serde_json::json!({"user": {"id": user_id, "name": "Casey"}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// `GET /api/v1/conversations/{id}` until `pred` holds for it (10 s at most).
+    pub async fn details_when(&self, id: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        for _ in 0..200 {
+            let (_, body) = self.get_json(&format!("/api/v1/conversations/{id}")).await;
+            if pred(&body) {
+                return body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("conversation {id} never reached the expected state");
     }
 
     /// Closes the store and removes the directory.
