@@ -440,7 +440,14 @@ async fn post_activity(
         ActivityError::TooLarge { .. } => DlError::TooLarge(e.to_string()),
         e => DlError::BadRequest(e.to_string()),
     })?;
-    // The token says who the customer is; a page cannot speak for someone else.
+    from_token_user(&mut activity, &claims);
+    let sent = state.hub.accept_from_customer(conversation, activity).await?;
+    posted(sent)
+}
+
+/// Makes the token's user the sender: the token says who the customer is, and a page cannot
+/// speak for someone else.
+fn from_token_user(activity: &mut botframework::Activity, claims: &TokenClaims) {
     let mut from = activity
         .from
         .take()
@@ -451,7 +458,11 @@ async fn post_activity(
     }
     from.role = Some(botframework::RoleType::User);
     activity.from = Some(from);
-    let sent = state.hub.accept_from_customer(conversation, activity).await?;
+}
+
+/// The answer to a posted activity: its id, or 502 when the bot did not take it (it is stored
+/// all the same).
+fn posted(sent: engine::CustomerSent) -> Result<Json<ResourceResponse>, DlError> {
     match sent.delivery {
         CustomerDelivery::BotFailed(e) => Err(DlError::BotFailed(format!(
             "the activity was stored (id {}), but {e}",
@@ -576,22 +587,10 @@ async fn upload(
     if activity.text.as_deref() == Some("") {
         activity.text = None;
     }
-    let mut from = activity
-        .from
-        .take()
-        .unwrap_or_else(|| botframework::ChannelAccount::new(""));
-    from.id = claims.user.clone();
-    from.role = Some(botframework::RoleType::User);
-    activity.from = Some(from);
+    from_token_user(&mut activity, &claims);
     let sent = state
         .hub
         .accept_upload_from_customer(conversation, activity, files)
         .await?;
-    match sent.delivery {
-        CustomerDelivery::BotFailed(e) => Err(DlError::BotFailed(format!(
-            "the upload was stored (id {}), but {e}",
-            sent.id
-        ))),
-        CustomerDelivery::Bot | CustomerDelivery::Stored => Ok(Json(ResourceResponse::new(sent.id))),
-    }
+    posted(sent)
 }
