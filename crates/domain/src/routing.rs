@@ -32,6 +32,8 @@ string_enum! {
         BotEscalated => "bot_escalated",
         /// Its bot stayed unreachable after retries, so the hub escalated on its behalf.
         BotUnavailable => "bot_unavailable",
+        /// An agent transferred it to another queue (no rules run: the agent chose the queue).
+        Transferred => "transferred",
     }
 }
 

@@ -179,13 +179,15 @@ impl Hub {
         };
         let appended = self.store().append_activity(conversation, new.clone()).await?;
         if !appended.duplicate {
-            self.events.publish(
+            let stored = StoredActivity {
+                seq: appended.seq,
+                activity: new,
+            };
+            self.live.publish(crate::live::LiveEvent::Activity {
                 conversation,
-                StoredActivity {
-                    seq: appended.seq,
-                    activity: new,
-                },
-            );
+                activity: std::sync::Arc::new(stored.clone()),
+            });
+            self.events.publish(conversation, stored);
         }
         Ok(appended)
     }

@@ -48,6 +48,7 @@ impl Hub {
         mut activity: Activity,
     ) -> Result<CustomerSent, EngineError> {
         validate::validate_from_client(&activity)?;
+        let mut customer_ended = false;
         let (id, seq, waiting) = {
             // Held while storing and queueing, so the bot gets messages in the order stored.
             let _changing = self.conversations.lock(conversation).await;
@@ -78,6 +79,10 @@ impl Hub {
                 )
                 .await?;
             let id = activity.id.clone().unwrap_or_default();
+            self.customer_active(conversation, crate::now());
+            if activity.kind == botframework::ActivityType::EndOfConversation {
+                customer_ended = true;
+            }
             let waiting = match (&conv.state, &conv.owner) {
                 (ConversationState::Active, Some(Owner::Bot(bot))) => match self.bot_user(bot) {
                     Some((user, profile)) => {
@@ -99,6 +104,10 @@ impl Hub {
             };
             (id, seq, waiting)
         };
+        if customer_ended {
+            self.customer_left(conversation, "The customer ended the conversation.")
+                .await?;
+        }
         let delivery = match waiting {
             None => CustomerDelivery::Stored,
             Some(result) => match result.await {

@@ -50,6 +50,8 @@ pub struct ChannelSettings {
     /// The `locale` of activities whose sender gave none (the hub's own, and customers' that
     /// came without one).
     pub default_locale: String,
+    /// How often a waiting customer is told their place in the queue again.
+    pub queue_position_every: Duration,
 }
 
 impl Default for ChannelSettings {
@@ -62,6 +64,7 @@ impl Default for ChannelSettings {
             signer: None,
             bot_tokens: HashMap::new(),
             default_locale: "en-US".to_owned(),
+            queue_position_every: Duration::from_secs(30),
         }
     }
 }

@@ -4,10 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::assign::Request;
 use domain::assign::WaitReason;
 use domain::context::{Context, ContextError, RawValue};
-use domain::conversation::{Conversation, ConversationId, Customer, IllegalTransition, Owner};
+use domain::conversation::{Conversation, ConversationId, Customer, IllegalTransition};
 use domain::routing::{RoutingCause, RoutingDecision};
 use domain::tenant::Tenant;
 use domain::workstream::Workstream;
@@ -16,8 +15,10 @@ use store::{Store, StoreError};
 
 use crate::dispatch::{ChannelSettings, Dispatcher};
 use crate::events::Events;
+use crate::live::{Live, LiveEvent};
 use crate::locks::ConversationLocks;
-use crate::roster::{MemberSnapshot, Placement, Roster};
+use crate::roster::{MemberSnapshot, Roster};
+use crate::work::Work;
 
 /// What can go wrong in the engine.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,24 @@ pub enum EngineError {
     /// A bot's Connector call names something that is not there or cannot be done with it.
     #[error(transparent)]
     Connector(#[from] crate::connector_ops::ConnectorRefusal),
+    /// Credentials that do not sign anyone in.
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("there is no queue named `{0}`")]
+    UnknownQueue(String),
+    /// A request that is malformed in itself (empty text, a transfer to oneself).
+    #[error("{0}")]
+    Invalid(String),
+    /// A well-formed request the conversation's current state does not allow (no offer to
+    /// accept, a transfer to a bot that already had it); `code` names which.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
+}
+
+impl EngineError {
+    pub(crate) fn refused(code: &'static str, message: String) -> Self {
+        EngineError::Refused { code, message }
+    }
 }
 
 /// A conversation just opened: where routing sent it and who has it.
@@ -68,13 +87,21 @@ pub struct Hub {
     /// Read-only after start; shared with every request.
     tenant: Arc<Tenant>,
     store: Arc<dyn Store>,
-    roster: Roster,
+    pub(crate) roster: Roster,
     /// Serialises changes to each conversation (see `locks`).
     pub(crate) conversations: ConversationLocks,
     /// Delivers activities to bots, in order per conversation (see `dispatch`).
     pub(crate) dispatcher: Dispatcher,
     /// Pushes stored activities to whoever watches their conversation (see `events`).
     pub(crate) events: Events,
+    /// Hub-wide live events for people (see `live`).
+    pub(crate) live: Live,
+    /// Offers, declines, connections and timers of people's work (see `work`).
+    pub(crate) work: Work,
+    /// The people's settings from the configuration (see `people`).
+    pub(crate) people: Arc<crate::people::People>,
+    /// Cancelled at shutdown: stops the clocks.
+    pub(crate) stop: tokio_util::sync::CancellationToken,
 }
 
 impl Hub {
@@ -93,6 +120,10 @@ impl Hub {
             conversations: ConversationLocks::default(),
             dispatcher: Dispatcher::new(channel),
             events: Events::default(),
+            live: Live::default(),
+            work: Work::default(),
+            people: Arc::default(),
+            stop: tokio_util::sync::CancellationToken::new(),
         }
     }
 
@@ -104,6 +135,12 @@ impl Hub {
         conversation: ConversationId,
     ) -> tokio::sync::broadcast::Receiver<Arc<domain::activity::StoredActivity>> {
         self.events.subscribe(conversation)
+    }
+
+    /// Watches the whole hub: offers, conversation changes, transcript items, presence. The
+    /// caller filters what its user may see.
+    pub fn live(&self) -> tokio::sync::broadcast::Receiver<Arc<LiveEvent>> {
+        self.live.subscribe()
     }
 
     /// How the hub talks to bots.
@@ -252,36 +289,7 @@ impl Hub {
             .tenant
             .queue(decision.queue.as_str())
             .expect("the tenant checks that every rule names a defined queue");
-        let request = Request {
-            escalated_by: &conversation.escalated_by,
-            ..Request::new(ws.capacity, &ws.allowed_presences)
-        };
-        let placement = self.roster.place(&self.tenant, queue, &request, now);
-        let waiting = match &placement {
-            Placement::Bot(bot) => {
-                conversation.assign(queue.name.clone(), Owner::Bot(bot.clone()), now)?;
-                None
-            }
-            Placement::Agent(agent) => {
-                conversation.assign(queue.name.clone(), Owner::Agent(agent.clone()), now)?;
-                None
-            }
-            Placement::Wait(reason) => {
-                conversation.enqueue(queue.name.clone(), now)?;
-                Some(*reason)
-            }
-        };
-        if let Err(e) = self.store.update_conversation(conversation, expected).await {
-            if let Placement::Agent(agent) = &placement {
-                self.roster.release(agent, ws.capacity, now);
-            }
-            return Err(e.into());
-        }
-        match &placement {
-            Placement::Bot(bot) => self.bot_joined(conversation, ws, bot).await?,
-            Placement::Wait(_) => self.tell_queue_position(conversation, &queue.name).await?,
-            Placement::Agent(_) => {}
-        }
+        let waiting = self.place(conversation, ws, queue, expected, now).await?;
         Ok((decision, waiting))
     }
 
@@ -295,6 +303,7 @@ impl Hub {
     /// Stops the engine: lets deliveries to bots in progress finish (for a few seconds at
     /// most), then flushes and closes the store.
     pub async fn shutdown(&self) {
+        self.stop.cancel();
         self.dispatcher.shutdown(Duration::from_secs(5)).await;
         self.store.close().await;
     }

@@ -11,8 +11,12 @@ mod customers;
 mod dispatch;
 mod events;
 mod hub;
+mod live;
 mod locks;
+mod people;
 mod roster;
+mod timers;
+mod work;
 
 pub use bot_auth::{BotAuthError, BotTokenPolicy};
 pub use bots::{BotCaller, BotEffect, BotSent};
@@ -21,7 +25,10 @@ pub use connector_ops::{ConnectorRefusal, MAX_ATTACHMENT_BYTES};
 pub use customers::{CustomerDelivery, CustomerFile, CustomerSent, CustomerView, customer_sees};
 pub use dispatch::{ChannelSettings, ChannelSigner, DeliveryError};
 pub use hub::{ConversationDetails, EngineError, Hub, Opened};
+pub use live::{LiveEvent, Withdrawn};
+pub use people::{People, PersonSettings, SESSION_LIFETIME, SignedIn, check_password_hash, hash_password};
 pub use roster::MemberSnapshot;
+pub use work::{AgentConnection, MAX_AGENT_TEXT, Offer};
 
 /// The current time as a domain timestamp.
 pub fn now() -> domain::Timestamp {

@@ -100,6 +100,35 @@ impl Roster {
         }
     }
 
+    /// Takes `units` of `user`'s capacity if they are in one of `allowed` presences and have
+    /// that much free (a direct transfer or a pick, where no queue method chooses). Returns
+    /// whether it did.
+    pub fn try_reserve(
+        &self,
+        user: &UserName,
+        capacity: Capacity,
+        units: Capacity,
+        allowed: &[Presence],
+        now: Timestamp,
+    ) -> bool {
+        let mut members = self.lock();
+        let state = members.entry(user.clone()).or_default();
+        if !allowed.contains(&state.presence) || u64::from(state.used.0) + u64::from(units.0) > u64::from(capacity.0) {
+            return false;
+        }
+        state.used = Capacity(state.used.0 + units.0);
+        state.last_assigned_at = Some(now);
+        true
+    }
+
+    /// Takes `units` of `user`'s capacity whatever their presence (restoring the capacity of
+    /// conversations that were active when the hub stopped).
+    pub fn reserve(&self, user: &UserName, units: Capacity) {
+        let mut members = self.lock();
+        let state = members.entry(user.clone()).or_default();
+        state.used = Capacity(state.used.0.saturating_add(units.0));
+    }
+
     /// Gives `units` of `user`'s capacity back.
     pub fn release(&self, user: &UserName, units: Capacity, now: Timestamp) {
         let mut members = self.lock();

@@ -123,6 +123,11 @@ impl IntoResponse for ConnectorError {
                     (StatusCode::BAD_REQUEST, ErrorCode::BadArgument, e.to_string())
                 }
                 EngineError::Illegal(_) => (StatusCode::CONFLICT, ErrorCode::BadArgument, e.to_string()),
+                EngineError::Refused { .. } => (StatusCode::CONFLICT, ErrorCode::BadArgument, e.to_string()),
+                EngineError::Invalid(_) | EngineError::UnknownQueue(_) => {
+                    (StatusCode::BAD_REQUEST, ErrorCode::BadArgument, e.to_string())
+                }
+                EngineError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, e.to_string()),
                 EngineError::Connector(ref refusal) => {
                     let (status, code) = match refusal {
                         ConnectorRefusal::ActivityNotFound { .. } | ConnectorRefusal::ActivityDeleted { .. } => {

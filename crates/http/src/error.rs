@@ -21,6 +21,9 @@ pub enum ApiError {
     /// The credentials are valid but do not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// A well-formed request the current state does not allow; `code` says which rule.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
     /// The thing asked for does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -41,6 +44,7 @@ impl IntoResponse for ApiError {
                 return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response();
             }
             ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, "forbidden", message),
+            ApiError::Conflict { code, message } => (StatusCode::CONFLICT, code, message),
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, "not_found", message),
             ApiError::Unavailable(message) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", message),
             ApiError::Internal(detail) => {

@@ -2,6 +2,7 @@
 //! turn its answers into JSON; they make no routing or assignment decisions themselves. Every
 //! error leaves through [`ApiError`], which picks the status in one place.
 
+mod agent_page;
 pub mod api;
 mod chat_page;
 mod connector;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(well_known::routes())
         .merge(directline::routes())
         .merge(chat_page::routes())
+        .merge(agent_page::routes())
         // A route layer sees the matched route template, which keeps metric labels bounded.
         .route_layer(axum::middleware::from_fn(metrics_layer::record))
         .fallback(error::not_found)

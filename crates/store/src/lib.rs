@@ -5,8 +5,9 @@
 //! The engine holds an `Arc<dyn Store>` from [`open`]. What it persists: conversations (with an
 //! optimistic state check on update), the routing decisions taken for them, and each
 //! conversation's activity log, whose per-conversation sequence numbers are the Direct Line
-//! watermarks: they start at 1, have no gaps, and each activity id is stored once; and the files
-//! bots upload to a conversation (attachments, bytes and all).
+//! watermarks: they start at 1, have no gaps, and each activity id is stored once; the files
+//! bots upload to a conversation (attachments, bytes and all); and people's sign-in credentials
+//! (password hashes) and sessions (token hashes), never a password or a token itself.
 //!
 //! Every write is *group committed*: one writer task takes whatever requests are queued (up to
 //! [`StoreOptions::max_batch`]), runs them in one transaction, commits, and only then answers
@@ -28,7 +29,8 @@ use domain::activity::{NewActivity, StoredActivity};
 use domain::attachment::{Attachment, AttachmentId, AttachmentSummary, View, ViewContent};
 use domain::conversation::Conversation;
 use domain::{
-    ConversationId, ConversationState, Owner, QueueName, RoutingDecision, Seq, TenantName, Timestamp, WorkstreamName,
+    ConversationId, ConversationState, Owner, QueueName, RoutingDecision, Seq, TenantName, Timestamp, UserName,
+    WorkstreamName,
 };
 
 mod database_url;
@@ -151,6 +153,20 @@ pub struct Appended {
     pub duplicate: bool,
 }
 
+/// A signed-in person's session. Only the SHA-256 of the session token is stored (hex), so a copy
+/// of the database does not let anyone sign in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The SHA-256 of the session token, in hex: the key the session is found by.
+    pub token_hash: String,
+    /// Who signed in.
+    pub user: UserName,
+    /// When the session was started.
+    pub created_at: Timestamp,
+    /// From this instant on the session is treated as absent.
+    pub expires_at: Timestamp,
+}
+
 /// Counters that show group commit at work (for tests, `/metrics` and the benchmark).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StoreStats {
@@ -201,8 +217,8 @@ impl Default for StoreOptions {
 
 /// Switchboard's persistent state, behind one interface whichever database holds it.
 ///
-/// Every write (conversations, routing records, activities, attachments) is durable when its
-/// call returns; reads see every write whose call has returned.
+/// Every write (conversations, routing records, activities, attachments, credentials, sessions)
+/// is durable when its call returns; reads see every write whose call has returned.
 #[async_trait]
 pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Which database this store writes to.
@@ -279,6 +295,27 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// The bytes of one view of an attachment, exactly as stored, with the attachment's type;
     /// `None` for an unknown attachment or a view it does not have (no thumbnail).
     async fn attachment_view(&self, id: AttachmentId, view: View) -> Result<Option<ViewContent>, StoreError>;
+
+    /// A person's stored password hash (argon2 PHC string), set with
+    /// [`set_password_hash`](Store::set_password_hash); `None` for a person without one.
+    async fn password_hash(&self, user: &UserName) -> Result<Option<String>, StoreError>;
+
+    /// Sets or replaces a person's password hash (durable through the writer like every write)
+    /// and deletes every session of that user, in the same transaction (a new password signs
+    /// everyone out). A hash that is empty or contains a NUL character is [`StoreError::Invalid`].
+    async fn set_password_hash(&self, user: &UserName, hash: &str, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Stores a new session. A token hash already stored is [`StoreError::Conflict`] and keeps the
+    /// first; a token hash that is empty or contains a NUL character is [`StoreError::Invalid`].
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
+
+    /// The session with this token hash, if stored and not expired at `now` (expired ones, those
+    /// with `expires_at <= now`, are treated as absent). A token hash that is empty or contains a
+    /// NUL character is [`StoreError::Invalid`], as on every method taking one.
+    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<Session>, StoreError>;
+
+    /// Deletes one session (no error if absent), durably, through the writer.
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
 
     /// Group-commit counters since the store was opened.
     fn stats(&self) -> StoreStats;

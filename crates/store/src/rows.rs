@@ -15,7 +15,7 @@ use domain::{
     UserName, WorkstreamName,
 };
 
-use crate::{RoutingRecord, StoreError};
+use crate::{RoutingRecord, Session, StoreError};
 
 /// The columns of `conversations` that a conversation is read from, in [`ConversationRow`]'s order.
 pub(crate) const CONVERSATION_COLUMNS: &str = "id, tenant, workstream, customer, context, state, queue, owner_kind, owner_name, outcome, \
@@ -332,6 +332,64 @@ fn corrupt_attachment(id: &str) -> impl Fn(&str, &dyn std::fmt::Display) -> Stor
     }
 }
 
+/// Refuses a password hash or session token hash no backend can hold the same way: empty (it
+/// would match nothing a real hash function produces, so it can only be a caller's bug) or with a
+/// NUL character (PostgreSQL's text type cannot hold one). `what` names the thing for the error.
+pub(crate) fn check_hash(what: &'static str, hash: &str) -> Result<(), StoreError> {
+    let detail = if hash.is_empty() {
+        "the hash is empty"
+    } else if hash.contains('\0') {
+        "the hash contains a NUL character"
+    } else {
+        return Ok(());
+    };
+    Err(StoreError::Invalid {
+        what,
+        detail: detail.into(),
+    })
+}
+
+/// The columns of `sessions` that a session is read from, in [`SessionRow`]'s order.
+pub(crate) const SESSION_COLUMNS: &str = "token_hash, user_name, created_at, expires_at";
+
+/// A `sessions` row.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    pub token_hash: String,
+    pub user_name: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl SessionRow {
+    /// The row for `s`, refused if its token hash is empty or holds a NUL character.
+    pub fn from_domain(s: &Session) -> Result<Self, StoreError> {
+        check_hash("session", &s.token_hash)?;
+        Ok(Self {
+            token_hash: s.token_hash.clone(),
+            user_name: s.user.to_string(),
+            created_at: s.created_at.millis(),
+            expires_at: s.expires_at.millis(),
+        })
+    }
+
+    /// The session this row holds. A corrupt row is named by its user, not by its token hash,
+    /// which is what finds the session.
+    pub fn into_domain(self) -> Result<Session, StoreError> {
+        let user = UserName::new(self.user_name.clone()).map_err(|e| StoreError::Corrupt {
+            what: "session",
+            id: self.user_name.clone(),
+            detail: format!("user_name: {e}"),
+        })?;
+        Ok(Session {
+            token_hash: self.token_hash,
+            user,
+            created_at: Timestamp(self.created_at),
+            expires_at: Timestamp(self.expires_at),
+        })
+    }
+}
+
 /// Converts a seq for binding; seqs beyond `i64::MAX` cannot be stored, so they clamp.
 pub(crate) fn seq_param(seq: Seq) -> i64 {
     i64::try_from(seq.0).unwrap_or(i64::MAX)
@@ -459,6 +517,39 @@ mod tests {
         };
         let err = check_activity(&nul).unwrap_err().to_string();
         assert!(err.contains("sender id") && err.contains("NUL"), "{err}");
+    }
+
+    #[test]
+    fn hashes_that_are_empty_or_hold_a_nul_character_are_refused() {
+        assert!(check_hash("session", "9f86d081884c7d65").is_ok());
+        for bad in ["", "9f86\0d08"] {
+            assert!(matches!(
+                check_hash("session", bad),
+                Err(StoreError::Invalid { what: "session", .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn a_session_survives_the_trip_through_its_row_and_a_bad_user_name_is_corrupt() {
+        let session = Session {
+            token_hash: "9f86d081884c7d65".into(),
+            user: UserName::new("alice").unwrap(),
+            created_at: Timestamp(1),
+            expires_at: Timestamp(2),
+        };
+        let row = SessionRow::from_domain(&session).unwrap();
+        assert_eq!(row.clone().into_domain().unwrap(), session);
+        let bad = SessionRow {
+            user_name: String::new(),
+            ..row
+        };
+        let err = bad.into_domain().unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { what: "session", .. }), "{err:?}");
+        assert!(
+            !err.to_string().contains("9f86"),
+            "the token hash is not repeated: {err}"
+        );
     }
 
     #[test]

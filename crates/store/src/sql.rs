@@ -22,6 +22,10 @@
 //!   `(conversation_id, activity_id)`.
 //! - `attachments` (migration 0002): files bots upload, the original and thumbnail bytes as
 //!   BLOB/BYTEA in the row (uploads are capped by the engine), keyed by their random id.
+//! - `credentials` (migration 0003): one argon2 PHC string per user name, with when it was set.
+//! - `sessions` (migration 0003): the SHA-256 (hex) of each session token, its user and its
+//!   lifetime, indexed by user so that a new password can delete them all. Expired sessions are
+//!   filtered out by the read, not deleted.
 //!
 //! # Connections
 //!
@@ -43,7 +47,7 @@ use async_trait::async_trait;
 use domain::activity::{NewActivity, StoredActivity};
 use domain::attachment::{Attachment, AttachmentId, AttachmentSummary, View, ViewContent};
 use domain::conversation::Conversation;
-use domain::{ConversationId, ConversationState, RoutingDecision, Seq, Timestamp};
+use domain::{ConversationId, ConversationState, RoutingDecision, Seq, Timestamp, UserName};
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnectionMetadata;
@@ -52,11 +56,13 @@ use sqlx::{AnyConnection, AnyPool, Executor};
 use crate::database_url::sqlite_target;
 use crate::rows::{
     ACTIVITY_COLUMNS, ATTACHMENT_SUMMARY_COLUMNS, ActivityRow, AttachmentRow, AttachmentSummaryRow,
-    CONVERSATION_COLUMNS, ConversationRow, RoutingRow, ViewRow, check_activity, decision_json, owner_columns,
-    seq_param,
+    CONVERSATION_COLUMNS, ConversationRow, RoutingRow, SESSION_COLUMNS, SessionRow, ViewRow, check_activity,
+    check_hash, decision_json, owner_columns, seq_param,
 };
 use crate::writer::{Op, Writer};
-use crate::{Appended, Backend, ConversationFilter, RoutingRecord, Store, StoreError, StoreOptions, StoreStats};
+use crate::{
+    Appended, Backend, ConversationFilter, RoutingRecord, Session, Store, StoreError, StoreOptions, StoreStats,
+};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -324,6 +330,48 @@ impl Store for SqlStore {
             .fetch_optional(&self.reads)
             .await?;
         Ok(row.map(|r| r.into_domain(id)).transpose()?.flatten())
+    }
+
+    async fn password_hash(&self, user: &UserName) -> Result<Option<String>, StoreError> {
+        let hash: Option<String> = sqlx::query_scalar("SELECT password_hash FROM credentials WHERE user_name = $1")
+            .bind(user.as_str())
+            .fetch_optional(&self.reads)
+            .await?;
+        Ok(hash)
+    }
+
+    async fn set_password_hash(&self, user: &UserName, hash: &str, at: Timestamp) -> Result<(), StoreError> {
+        check_hash("password hash", hash)?;
+        let op = Op::SetPasswordHash {
+            user: user.to_string(),
+            hash: hash.to_owned(),
+            at: at.millis(),
+        };
+        self.writer.write(op).await
+    }
+
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
+        let row = SessionRow::from_domain(session)?;
+        self.writer.write(Op::InsertSession(Box::new(row))).await
+    }
+
+    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<Session>, StoreError> {
+        check_hash("session", token_hash)?;
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1 AND expires_at > $2");
+        let row: Option<SessionRow> = sqlx::query_as(&sql)
+            .bind(token_hash)
+            .bind(now.millis())
+            .fetch_optional(&self.reads)
+            .await?;
+        row.map(SessionRow::into_domain).transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        check_hash("session", token_hash)?;
+        let op = Op::DeleteSession {
+            token_hash: token_hash.to_owned(),
+        };
+        self.writer.write(op).await
     }
 
     fn stats(&self) -> StoreStats {

@@ -1,7 +1,8 @@
 //! The group-commit writer: the one task that writes to the database.
 //!
 //! Every write request (append an activity, insert or update a conversation, record a routing
-//! decision, store an uploaded attachment) is sent over a bounded channel to this task together with a oneshot for its answer.
+//! decision, store an uploaded attachment, set a password hash, store or delete a session) is sent
+//! over a bounded channel to this task together with a oneshot for its answer.
 //! The task waits for a first request, takes whatever else is already queued (up to
 //! `max_batch`, without waiting for more), runs all of it in **one transaction**, commits, and only
 //! then answers every request. One fsync thus covers many appends from many conversations, and
@@ -43,7 +44,7 @@ use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::rows::{AttachmentRow, ConversationRow};
+use crate::rows::{AttachmentRow, ConversationRow, SessionRow};
 use crate::{Appended, Backend, StoreError, StoreStats};
 
 /// Rows per statement, so that a statement stays under both backends' parameter limits
@@ -84,6 +85,12 @@ pub(crate) enum Op {
         rule: Option<String>,
         decision: String,
     },
+    /// Set or replace a user's password hash and delete every session of that user.
+    SetPasswordHash { user: String, hash: String, at: i64 },
+    /// Store a new session (`Conflict` if its token hash exists).
+    InsertSession(Box<SessionRow>),
+    /// Delete a session, if stored.
+    DeleteSession { token_hash: String },
 }
 
 /// What an [`Op`] came to, once its transaction committed.
@@ -382,6 +389,9 @@ async fn apply(conn: &mut AnyConnection, backend: Backend, ops: &[&Op]) -> Resul
                 decision,
             } => record_routing(conn, conversation, *at, queue, rule.as_deref(), decision).await?,
             Op::InsertAttachment(row) => insert_attachment(conn, row).await?,
+            Op::SetPasswordHash { user, hash, at } => set_password_hash(conn, user, hash, *at).await?,
+            Op::InsertSession(row) => insert_session(conn, row).await?,
+            Op::DeleteSession { token_hash } => delete_session(conn, token_hash).await?,
         };
         outcomes[i] = Some(Outcome::Done(outcome));
     }
@@ -549,6 +559,60 @@ async fn insert_attachment(
             detail: format!("attachment `{}` already exists", row.id),
         },
     }))
+}
+
+/// Upserts the user's credentials and deletes their sessions, in the batch's transaction, so
+/// that no reader ever sees the new password alongside a session started under the old one.
+async fn set_password_hash(
+    conn: &mut AnyConnection,
+    user: &str,
+    hash: &str,
+    at: i64,
+) -> Result<Result<(), StoreError>, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO credentials (user_name, password_hash, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_name) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at",
+    )
+    .bind(user)
+    .bind(hash)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_name = $1")
+        .bind(user)
+        .execute(&mut *conn)
+        .await?;
+    Ok(Ok(()))
+}
+
+async fn insert_session(conn: &mut AnyConnection, row: &SessionRow) -> Result<Result<(), StoreError>, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO sessions (token_hash, user_name, created_at, expires_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (token_hash) DO NOTHING",
+    )
+    .bind(&row.token_hash)
+    .bind(&row.user_name)
+    .bind(row.created_at)
+    .bind(row.expires_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        // The token hash is not repeated: errors get logged, and the hash is what finds a session.
+        Err(StoreError::Conflict {
+            what: "session",
+            detail: "a session with this token hash already exists".into(),
+        })
+    })
+}
+
+async fn delete_session(conn: &mut AnyConnection, token_hash: &str) -> Result<Result<(), StoreError>, sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(Ok(()))
 }
 
 /// Appends `activities[i]` to conversation `keys[i].0` (whose activity id is `keys[i].1`), all in

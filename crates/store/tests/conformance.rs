@@ -21,7 +21,7 @@ use domain::{
     RoutingDecision, RuleName, RuleTrace, Seq, TenantName, Timestamp, UserName, WorkstreamName,
 };
 use sqlx::{AnyConnection, Connection, Executor};
-use switchboard_store::{Appended, Backend, ConversationFilter, RoutingRecord, Store, StoreError};
+use switchboard_store::{Appended, Backend, ConversationFilter, RoutingRecord, Session, Store, StoreError};
 use tokio::task::JoinSet;
 
 const POSTGRES_URL_VAR: &str = "SWITCHBOARD_TEST_POSTGRES_URL";
@@ -951,6 +951,184 @@ async fn attachments_uploaded_at_once_are_group_committed_with_appends(db: TestD
 }
 
 // ---------------------------------------------------------------------------------------------
+// Credentials and sessions
+
+/// An argon2 PHC string (the store does not check the format; any non-empty text without NUL).
+const ALICE_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG";
+const ALICE_NEW_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0$3FqQ0ZRLx8nSbbAIS5/KOWVxuWMaaJZ";
+
+/// A session of `user` whose token hash is `token_hash`, valid from 1,000 to 2,000.
+fn session(token_hash: &str, user_name: &str) -> Session {
+    Session {
+        token_hash: token_hash.to_owned(),
+        user: user(user_name),
+        created_at: Timestamp(1_000),
+        expires_at: Timestamp(2_000),
+    }
+}
+
+/// A hex SHA-256 that differs for each `n`.
+fn token_hash(n: u8) -> String {
+    format!("{n:02x}").repeat(32)
+}
+
+async fn a_password_hash_is_set_read_back_and_replaced(db: TestDb) {
+    assert_eq!(db.store.password_hash(&user("alice")).await.unwrap(), None);
+    let before = db.store.stats();
+    db.store
+        .set_password_hash(&user("alice"), ALICE_HASH, Timestamp(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store.password_hash(&user("alice")).await.unwrap().as_deref(),
+        Some(ALICE_HASH)
+    );
+    assert_eq!(
+        db.store.password_hash(&user("Alice")).await.unwrap(),
+        None,
+        "user names are case-sensitive"
+    );
+
+    db.store
+        .set_password_hash(&user("alice"), ALICE_NEW_HASH, Timestamp(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store.password_hash(&user("alice")).await.unwrap().as_deref(),
+        Some(ALICE_NEW_HASH)
+    );
+    assert_eq!(
+        db.store.stats().writes - before.writes,
+        2,
+        "passwords are written through the group-commit writer"
+    );
+}
+
+async fn a_new_password_deletes_that_users_sessions_but_not_anyone_elses(db: TestDb) {
+    db.store
+        .set_password_hash(&user("alice"), ALICE_HASH, Timestamp(1))
+        .await
+        .unwrap();
+    let alice_laptop = session(&token_hash(1), "alice");
+    let alice_phone = session(&token_hash(2), "alice");
+    let bob = session(&token_hash(3), "bob");
+    for s in [&alice_laptop, &alice_phone, &bob] {
+        db.store.insert_session(s).await.unwrap();
+    }
+
+    db.store
+        .set_password_hash(&user("alice"), ALICE_NEW_HASH, Timestamp(1_500))
+        .await
+        .unwrap();
+    let now = Timestamp(1_500);
+    assert_eq!(db.store.session(&alice_laptop.token_hash, now).await.unwrap(), None);
+    assert_eq!(db.store.session(&alice_phone.token_hash, now).await.unwrap(), None);
+    assert_eq!(db.store.session(&bob.token_hash, now).await.unwrap(), Some(bob.clone()));
+
+    // Setting a password for someone who never had one also signs them out.
+    db.store
+        .set_password_hash(&user("bob"), ALICE_HASH, Timestamp(1_600))
+        .await
+        .unwrap();
+    assert_eq!(db.store.session(&bob.token_hash, now).await.unwrap(), None);
+}
+
+async fn a_session_round_trips_until_it_expires(db: TestDb) {
+    let s = session(&token_hash(1), "alice");
+    db.store.insert_session(&s).await.unwrap();
+    assert_eq!(
+        db.store.session(&s.token_hash, Timestamp(1_000)).await.unwrap(),
+        Some(s.clone())
+    );
+    assert_eq!(
+        db.store.session(&s.token_hash, Timestamp(1_999)).await.unwrap(),
+        Some(s.clone())
+    );
+    assert_eq!(
+        db.store.session(&s.token_hash, Timestamp(2_000)).await.unwrap(),
+        None,
+        "a session is expired from its expires_at on"
+    );
+    assert_eq!(db.store.session(&s.token_hash, Timestamp(9_000)).await.unwrap(), None);
+    assert_eq!(db.store.session(&token_hash(2), Timestamp(1_000)).await.unwrap(), None);
+}
+
+async fn a_session_whose_token_hash_is_stored_is_a_conflict_and_keeps_the_first(db: TestDb) {
+    let first = session(&token_hash(1), "alice");
+    db.store.insert_session(&first).await.unwrap();
+    let again = Session {
+        expires_at: Timestamp(5_000),
+        ..session(&token_hash(1), "mallory")
+    };
+    let err = db.store.insert_session(&again).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { what: "session", .. }), "{err:?}");
+    assert!(
+        !err.to_string().contains(&first.token_hash),
+        "the token hash is not repeated: {err}"
+    );
+    assert_eq!(
+        db.store.session(&first.token_hash, Timestamp(1_500)).await.unwrap(),
+        Some(first)
+    );
+}
+
+async fn a_deleted_session_is_gone_and_deleting_an_absent_one_is_fine(db: TestDb) {
+    let (a, b) = (session(&token_hash(1), "alice"), session(&token_hash(2), "alice"));
+    db.store.insert_session(&a).await.unwrap();
+    db.store.insert_session(&b).await.unwrap();
+    db.store.delete_session(&a.token_hash).await.unwrap();
+    assert_eq!(db.store.session(&a.token_hash, Timestamp(1_500)).await.unwrap(), None);
+    assert_eq!(
+        db.store.session(&b.token_hash, Timestamp(1_500)).await.unwrap(),
+        Some(b)
+    );
+    db.store.delete_session(&a.token_hash).await.unwrap();
+    db.store.delete_session(&token_hash(9)).await.unwrap();
+}
+
+async fn empty_hashes_and_hashes_with_a_nul_character_are_refused(db: TestDb) {
+    let invalid = |r: Result<(), StoreError>, what: &str| match r {
+        Err(StoreError::Invalid { what: got, .. }) if got == what => {}
+        other => panic!("expected Invalid {what}, got {other:?}"),
+    };
+    for bad in ["", "$argon2id$\0"] {
+        invalid(
+            db.store.set_password_hash(&user("alice"), bad, Timestamp(1)).await,
+            "password hash",
+        );
+        invalid(db.store.insert_session(&session(bad, "alice")).await, "session");
+        invalid(db.store.session(bad, Timestamp(1)).await.map(drop), "session");
+        invalid(db.store.delete_session(bad).await, "session");
+    }
+    assert_eq!(
+        db.store.password_hash(&user("alice")).await.unwrap(),
+        None,
+        "nothing was stored"
+    );
+}
+
+async fn credentials_and_sessions_survive_close_and_reopen(db: TestDb) {
+    db.store
+        .set_password_hash(&user("alice"), ALICE_HASH, Timestamp(1))
+        .await
+        .unwrap();
+    let s = session(&token_hash(1), "alice");
+    db.store.insert_session(&s).await.unwrap();
+    db.store.close().await;
+
+    let reopened = switchboard_store::open(&db.url).await.unwrap();
+    assert_eq!(
+        reopened.password_hash(&user("alice")).await.unwrap().as_deref(),
+        Some(ALICE_HASH)
+    );
+    assert_eq!(
+        reopened.session(&s.token_hash, Timestamp(1_500)).await.unwrap(),
+        Some(s)
+    );
+    reopened.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Lifecycle
 
 async fn what_was_acknowledged_survives_close_and_reopen(db: TestDb) {
@@ -1235,6 +1413,13 @@ conformance!(
     an_attachment_reads_back_byte_for_byte_with_the_size_of_each_view,
     an_attachment_needs_a_stored_conversation_and_a_new_id,
     attachments_uploaded_at_once_are_group_committed_with_appends,
+    a_password_hash_is_set_read_back_and_replaced,
+    a_new_password_deletes_that_users_sessions_but_not_anyone_elses,
+    a_session_round_trips_until_it_expires,
+    a_session_whose_token_hash_is_stored_is_a_conflict_and_keeps_the_first,
+    a_deleted_session_is_gone_and_deleting_an_absent_one_is_fine,
+    empty_hashes_and_hashes_with_a_nul_character_are_refused,
+    credentials_and_sessions_survive_close_and_reopen,
     what_was_acknowledged_survives_close_and_reopen,
     opening_the_same_database_twice_runs_the_migrations_harmlessly,
     after_close_writes_and_reads_fail_as_closed,

@@ -57,6 +57,20 @@ pub enum Command {
         /// The configuration file to check.
         file: PathBuf,
     },
+    /// Manage people's sign-in: list them, set passwords, make password hashes.
+    ///
+    /// People (agents, supervisors, admins) are the [[agents]] of the configuration; add one
+    /// there (with its queues), then set the password: `echo 's3cret' | switchboard user passwd dave`.
+    User {
+        /// Configuration file (TOML). Default: the built-in sample.
+        #[arg(long, short, env = "SWITCHBOARD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        /// Database [default: the file's server.database_url, else sqlite://data/switchboard.db].
+        #[arg(long, env = "SWITCHBOARD_DATABASE_URL", global = true)]
+        database_url: Option<String>,
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Manage the keys the hub signs channel tokens with (for bots that have an app id).
     ///
     /// Rotation without downtime: `keys rotate` adds a key; a running hub publishes it within
@@ -69,6 +83,24 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+}
+
+/// What `switchboard user` does.
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// List the people of the configuration: role, capacity, queues, and whether they can sign
+    /// in (a password in the database or a password_hash in the file).
+    List,
+    /// Set a person's password, read from the first line of standard input, e.g.
+    /// `echo 'new secret' | switchboard user passwd alice`. Stored as an argon2id hash in the
+    /// database; it works at once, also on a running hub, and ends the person's sessions.
+    Passwd {
+        /// The person's name, as in the configuration's [[agents]].
+        name: String,
+    },
+    /// Print the argon2id hash of the password on standard input, for a `password_hash` in the
+    /// configuration file.
+    Hash,
 }
 
 /// What `switchboard keys` does.
@@ -90,6 +122,11 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::CheckConfig { file } => check_config(&file),
         Command::Keys { dir, action } => keys(&dir, action),
+        Command::User {
+            config,
+            database_url,
+            action,
+        } => report(user(config.as_ref(), database_url, action)),
         Command::Serve {
             config,
             listen,
@@ -134,6 +171,115 @@ fn keys(dir: &std::path::Path, action: KeysAction) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn report(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The first line of standard input, without its line ending; never empty.
+fn password_from_stdin() -> Result<String, String> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        eprintln!("password (the line is shown as typed; pipe it in to keep it off the screen):");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        return Err("the password is empty; give it on the first line of standard input".to_owned());
+    }
+    if password.chars().count() < 8 {
+        return Err("the password must have at least 8 characters".to_owned());
+    }
+    Ok(password)
+}
+
+fn user(config_file: Option<&PathBuf>, database_url: Option<String>, action: UserAction) -> Result<String, String> {
+    if let UserAction::Hash = action {
+        return engine::hash_password(&password_from_stdin()?).map_err(|e| e.to_string());
+    }
+    let config = read_config(config_file)?;
+    let database_url = database_url
+        .or_else(|| config.server.database_url.clone())
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async {
+        let store = store::open(&database_url).await.map_err(|e| e.to_string())?;
+        let result = match action {
+            UserAction::Hash => unreachable!("handled above"),
+            UserAction::List => list_people(&config, store.as_ref()).await,
+            UserAction::Passwd { name } => {
+                let user =
+                    config.tenant.user(&name).filter(|u| !u.is_bot()).ok_or_else(|| {
+                        format!("there is no person named `{name}` in the configuration's [[agents]]")
+                    })?;
+                let password = password_from_stdin()?;
+                let hash = engine::hash_password(&password).map_err(|e| e.to_string())?;
+                store
+                    .set_password_hash(&user.name, &hash, engine::now())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(format!("password set for {name}; their sessions were ended"))
+            }
+        };
+        store.close().await;
+        result
+    })
+}
+
+async fn list_people(config: &Config, store: &dyn store::Store) -> Result<String, String> {
+    let mut lines = vec![format!(
+        "{:<16} {:<24} {:<11} {:>8}  {:<10} queues",
+        "name", "display name", "role", "capacity", "sign-in"
+    )];
+    for user in config.tenant.users() {
+        let domain::user::UserKind::Human { role, capacity } = user.kind else {
+            continue;
+        };
+        let in_db = store
+            .password_hash(&user.name)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_some();
+        let in_file = config.people.get(&user.name).is_some_and(|p| p.password_hash.is_some());
+        let sign_in = match (in_db, in_file) {
+            (true, _) => "database",
+            (false, true) => "file",
+            (false, false) => "no password",
+        };
+        let queues: Vec<&str> = config
+            .tenant
+            .queues()
+            .filter(|q| q.members.contains(&user.name))
+            .map(|q| q.name.as_str())
+            .collect();
+        lines.push(format!(
+            "{:<16} {:<24} {:<11} {:>8}  {:<10} {}",
+            user.name.as_str(),
+            user.display_name.as_str(),
+            role.as_str(),
+            capacity.0,
+            sign_in,
+            queues.join(", ")
+        ));
+    }
+    Ok(lines.join("\n"))
 }
 
 fn check_config(file: &PathBuf) -> ExitCode {

@@ -47,6 +47,9 @@ pub struct Config {
     pub locale: String,
     /// The Direct Line chat channels (`[[directline]]`), with their secrets.
     pub directline: Vec<DirectLineChannel>,
+    /// What the configuration says about each person beyond the tenant's user: password hash,
+    /// supervised queues.
+    pub people: engine::People,
 }
 
 /// How the hub signs the tokens it sends to bots with an app id (`[channel]`).
@@ -60,6 +63,8 @@ pub struct ChannelConfig {
     pub signing_keys: Option<String>,
     /// How long a token is valid. Default: one hour.
     pub token_lifetime: Option<Duration>,
+    /// How often a waiting customer is told their place in the queue. Default: 30 s.
+    pub queue_position_every: Option<Duration>,
 }
 
 /// Server settings a configuration file may give; command-line flags override them.
@@ -237,6 +242,7 @@ struct RawChannel {
     issuer: Option<String>,
     signing_keys: Option<String>,
     token_lifetime: Option<Spanned<RawDuration>>,
+    queue_position_every: Option<Spanned<RawDuration>>,
 }
 
 #[derive(Deserialize)]
@@ -261,6 +267,9 @@ struct RawAgent {
     display_name: Option<Spanned<String>>,
     role: Option<Spanned<String>>,
     capacity: Option<u32>,
+    password_hash: Option<Spanned<String>>,
+    #[serde(default)]
+    supervises: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -440,11 +449,26 @@ impl Builder<'_> {
                             None
                         }
                     }),
+                queue_position_every: c
+                    .queue_position_every
+                    .as_ref()
+                    .and_then(|v| match parse_duration(v.get_ref()) {
+                        Ok(d) if !d.is_zero() => Some(d),
+                        Ok(_) | Err(_) => {
+                            self.error(
+                                v.span(),
+                                "invalid queue_position_every",
+                                Some("write a positive duration such as \"30s\"".into()),
+                            );
+                            None
+                        }
+                    }),
             },
         };
         let mut bot_tokens = HashMap::new();
         let mut demo_bots = Vec::new();
         let mut users = Vec::new();
+        let mut people = engine::People::new();
         for bot in &raw.bots {
             spans
                 .users
@@ -510,6 +534,39 @@ impl Builder<'_> {
             let display = self.display_name(&agent.display_name, &agent.name);
             let role = self.enum_value(&agent.role, Role::Agent);
             let capacity = Capacity(agent.capacity.unwrap_or(DEFAULT_AGENT_CAPACITY));
+            let password_hash = agent.password_hash.as_ref().and_then(|h| match engine::check_password_hash(h.get_ref()) {
+                Ok(()) => Some(h.get_ref().clone()),
+                Err(why) => {
+                    self.error(
+                        h.span(),
+                        format!("invalid password_hash: {why}"),
+                        Some("make one with `switchboard user hash`, or set the password with `switchboard user passwd`".into()),
+                    );
+                    None
+                }
+            });
+            let declared_queues: Vec<&str> = raw.queues.iter().map(|q| q.name.get_ref().as_str()).collect();
+            let mut supervises = Vec::new();
+            for q in &agent.supervises {
+                if !declared_queues.contains(&q.get_ref().as_str()) {
+                    self.error(
+                        q.span(),
+                        format!("`{}` in supervises is not a queue of this file", q.get_ref()),
+                        Some(format!("declared queues: {}", declared_queues.join(", "))),
+                    );
+                } else if let Ok(name) = QueueName::new(q.get_ref()) {
+                    supervises.push(name);
+                }
+            }
+            if let Some(name) = &name {
+                people.insert(
+                    name.clone(),
+                    engine::PersonSettings {
+                        password_hash,
+                        supervises,
+                    },
+                );
+            }
             if let (Some(name), Some(display_name)) = (name, display) {
                 users.push(User {
                     name,
@@ -566,6 +623,7 @@ impl Builder<'_> {
                 demo_bots,
                 locale,
                 directline,
+                people,
             }),
             Err(errors) => {
                 for e in errors {

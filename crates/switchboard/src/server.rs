@@ -170,9 +170,14 @@ pub fn build(
         signer,
         bot_tokens: config.bot_tokens,
         default_locale: config.locale,
+        queue_position_every: config
+            .channel
+            .queue_position_every
+            .unwrap_or(ChannelSettings::default().queue_position_every),
         ..ChannelSettings::default()
     };
-    let hub = Arc::new(Hub::with_channel(config.tenant, store, channel));
+    let hub = Arc::new(Hub::with_channel(config.tenant, store, channel).with_people(config.people));
+    hub.start_timers();
     let router = http::router(http::AppState {
         hub: hub.clone(),
         metrics: http::prometheus_handle(),

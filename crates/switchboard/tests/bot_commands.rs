@@ -115,6 +115,8 @@ async fn escalating_with_credit_card_lands_in_the_credit_card_queue_with_the_sum
     };
     assert_eq!((decision.queue.as_str(), waiting), ("CreditCardQueue", None));
 
+    assert_eq!(f.hub.offer(id).unwrap().agent, user("alice"), "alice is offered it");
+    f.hub.accept_offer(&user("alice"), id).await.unwrap();
     let conv = f.hub.store().get_conversation(id).await.unwrap().unwrap();
     assert_eq!(conv.owner, Some(Owner::Agent(user("alice"))));
     assert_eq!(

@@ -81,8 +81,15 @@ async fn credit_card_goes_to_the_credit_card_queue_and_the_agent_with_most_free_
         .map(|t| (t.rule.as_str(), t.matched))
         .collect();
     assert_eq!(trace, [("BotRule", false), ("CreditCardRule", true)]);
-    // alice has 3 free units, carol 2: alice gets it and one of her units is taken.
-    assert_eq!(opened.conversation.owner, Some(Owner::Agent(user("alice"))));
+    // alice has 3 free units, carol 2: alice is offered it and one of her units is taken at once,
+    // so it cannot be offered twice; it waits for her answer.
+    let id = opened.conversation.id;
+    assert_eq!(opened.conversation.state, ConversationState::Waiting);
+    assert_eq!(hub.offer(id).unwrap().agent, user("alice"));
+    assert_eq!(hub.member(&user("alice")).used.0, 1);
+    let accepted = hub.accept_offer(&user("alice"), id).await.unwrap();
+    assert_eq!(accepted.owner, Some(Owner::Agent(user("alice"))));
+    assert_eq!(accepted.state, ConversationState::Active);
     assert_eq!(hub.member(&user("alice")).used.0, 1);
     t.finish().await;
 }

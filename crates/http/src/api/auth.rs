@@ -1,36 +1,115 @@
-//! Who is calling the API. Until people sign in (the agent workspace), the API knows one
-//! credential: the operator's admin token, sent as `Authorization: Bearer <token>`. It is set
-//! in the configuration (`server.admin_token`) or the environment
-//! (`SWITCHBOARD_ADMIN_TOKEN`); without either the hub makes one up at start and logs it.
+//! Who is calling the API, and signing in and out.
+//!
+//! Two credentials are accepted: a person's session (from `POST /api/v1/sessions`), sent as
+//! `Authorization: Bearer <token>` by API clients or carried by the `switchboard_session` cookie
+//! (HttpOnly, SameSite=Strict) for the workspace pages; and the operator's admin token, set in
+//! the configuration (`server.admin_token`) or the environment (`SWITCHBOARD_ADMIN_TOKEN`) — or
+//! made up at start and logged — which acts as an admin who is nobody in particular. Anything
+//! else (a customer's Direct Line token, a bot's) is 401.
 
-use axum::extract::FromRequestParts;
-use axum::http::header;
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, post};
+use axum::{Json, Router};
+use domain::UserName;
+use domain::user::Role;
+use serde::Deserialize;
+use serde_json::json;
 
+use super::{engine_error, parse_json, rfc3339};
 use crate::{ApiError, AppState};
 
-/// Proof that the caller presented the admin token.
-#[derive(Debug, Clone, Copy)]
-pub struct Admin;
+/// The cookie the workspace pages carry the session in.
+pub const SESSION_COOKIE: &str = "switchboard_session";
+
+/// The caller of an API request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The person signed in; `None` for the operator's admin token.
+    pub name: Option<UserName>,
+    pub role: Role,
+    /// The session token the request carried (to sign out), if it was a session.
+    token: Option<String>,
+}
+
+impl Caller {
+    /// The person calling, for actions only a person can take (replying, presence).
+    pub fn person(&self) -> Result<&UserName, ApiError> {
+        self.name.as_ref().ok_or_else(|| {
+            ApiError::Forbidden(
+                "the admin token acts for nobody in particular; sign in as a person for this".to_owned(),
+            )
+        })
+    }
+}
+
+/// The token a request carries: the bearer header first, else the session cookie.
+fn presented_token(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".to_owned()))?;
+        return Ok(Some(token.to_owned()));
+    }
+    Ok(headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|v| !v.is_empty()))
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(token) = presented_token(&parts.headers)? else {
+            return Err(ApiError::Unauthorized(
+                "sign in first (POST /api/v1/sessions), then send `Authorization: Bearer <token>` or the session cookie"
+                    .to_owned(),
+            ));
+        };
+        if constant_time_eq(token.as_bytes(), state.admin_token.as_bytes()) {
+            return Ok(Caller {
+                name: None,
+                role: Role::Admin,
+                token: None,
+            });
+        }
+        match state.hub.session_user(&token).await.map_err(engine_error)? {
+            Some((user, role)) => Ok(Caller {
+                name: Some(user.name),
+                role,
+                token: Some(token),
+            }),
+            None => Err(ApiError::Unauthorized(
+                "the token is not valid (expired, signed out, or not a Switchboard session)".to_owned(),
+            )),
+        }
+    }
+}
+
+/// Proof that the caller is an admin (the operator's token or a person with the admin role).
+#[derive(Debug, Clone)]
+pub struct Admin(pub Caller);
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(ApiError::Unauthorized(
-                "this endpoint needs `Authorization: Bearer <admin token>`".to_owned(),
-            ));
-        };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".to_owned()))?;
-        if !constant_time_eq(token.as_bytes(), state.admin_token.as_bytes()) {
-            return Err(ApiError::Unauthorized("the token is not valid".to_owned()));
+        let caller = Caller::from_request_parts(parts, state).await?;
+        if caller.role != Role::Admin {
+            return Err(ApiError::Forbidden("this needs the admin role".to_owned()));
         }
-        Ok(Admin)
+        Ok(Admin(caller))
     }
 }
 
@@ -39,14 +118,82 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/sessions", post(sign_in))
+        .route("/api/v1/sessions/current", delete(sign_out))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    name: String,
+    password: String,
+}
+
+fn cookie(value: &str, max_age: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}"
+    ))
+    .expect("session tokens are URL-safe base64")
+}
+
+/// `POST /api/v1/sessions`: `{"name","password"}` → 201 with the token, and the cookie.
+async fn sign_in(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Response, ApiError> {
+    let SignIn { name, password } = parse_json(&body)?;
+    let signed = state.hub.sign_in(&name, &password).await.map_err(engine_error)?;
+    let body = Json(json!({
+        "token": signed.token,
+        "expires_at": rfc3339(signed.expires_at),
+        "user": {
+            "name": signed.user.name,
+            "display_name": signed.user.display_name,
+            "role": signed.role,
+        },
+    }));
+    let mut response = (StatusCode::CREATED, body).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie(&signed.token, engine::SESSION_LIFETIME.as_secs()),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `DELETE /api/v1/sessions/current`: ends the caller's session and clears the cookie.
+async fn sign_out(caller: Caller, State(state): State<AppState>) -> Result<Response, ApiError> {
+    if let Some(token) = &caller.token {
+        state.hub.sign_out(token).await.map_err(engine_error)?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie("", 0));
+    Ok(response)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::constant_time_eq;
+    use super::*;
 
     #[test]
     fn tokens_compare_equal_only_when_identical() {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+
+    #[test]
+    fn the_bearer_header_wins_over_the_cookie_and_the_cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("theme=dark; switchboard_session=abc; x=1"),
+        );
+        assert_eq!(presented_token(&headers).unwrap().as_deref(), Some("abc"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer xyz"));
+        assert_eq!(presented_token(&headers).unwrap().as_deref(), Some("xyz"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic xyz"));
+        assert!(presented_token(&headers).is_err());
     }
 }

@@ -1,58 +1,135 @@
-//! `GET /api/v1/conversations/{id}`: one conversation as an operator sees it — state, queue,
-//! owner, context variables, outcome, the escalation summaries bots left for agents, and the
-//! routing trace of every decision taken for it.
+//! Conversations for people: listing those the caller may see, one conversation with its
+//! routing trace and escalation summaries, its transcript, and what an agent does with it
+//! (accept or decline an offer, pick, reply, note, transfer, end, close).
 
-use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use domain::ConversationId;
-use engine::{ConversationDetails, EngineError};
+use domain::conversation::Conversation;
+use domain::{ConversationId, ConversationState, QueueName, Seq};
+use engine::ConversationDetails;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::Admin;
-use super::rfc3339;
+use super::auth::Caller;
+use super::{engine_error, item_json, parse_id, parse_json, rfc3339, summary_json};
 use crate::{ApiError, AppState};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/conversations/{id}", get(get_conversation))
+    Router::new()
+        .route("/api/v1/conversations", get(list))
+        .route("/api/v1/conversations/{id}", get(get_conversation))
+        .route("/api/v1/conversations/{id}/transcript", get(transcript))
+        .route("/api/v1/conversations/{id}/accept", post(accept))
+        .route("/api/v1/conversations/{id}/decline", post(decline))
+        .route("/api/v1/conversations/{id}/pick", post(pick))
+        .route("/api/v1/conversations/{id}/messages", post(message))
+        .route("/api/v1/conversations/{id}/notes", post(note))
+        .route("/api/v1/conversations/{id}/transfer", post(transfer))
+        .route("/api/v1/conversations/{id}/end", post(end))
+        .route("/api/v1/conversations/{id}/close", post(close))
+        .route("/api/v1/offers", get(offers))
+}
+
+/// Loads a conversation the caller may read; 404 when it does not exist, 403 when it is not
+/// theirs to see.
+async fn readable(state: &AppState, caller: &Caller, id: ConversationId) -> Result<ConversationDetails, ApiError> {
+    let details = state.hub.conversation_details(id).await.map_err(engine_error)?;
+    if let Some(name) = &caller.name
+        && !state
+            .hub
+            .may_read(name, caller.role, &details.conversation)
+            .await
+            .map_err(engine_error)?
+    {
+        return Err(ApiError::Forbidden(format!("you may not read conversation `{id}`")));
+    }
+    Ok(details)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    state: Option<String>,
+    queue: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/conversations?state=&queue=&limit=`: what the caller may see — an agent what
+/// they own now, a supervisor their queues' conversations, an admin all — oldest first.
+async fn list(
+    caller: Caller,
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let mut filter = store::ConversationFilter::all().limit(query.limit.unwrap_or(500).min(5_000));
+    if let Some(s) = &query.state {
+        let parsed = s.parse::<ConversationState>().map_err(|e| ApiError::BadRequest {
+            code: "invalid_state",
+            message: e.to_string(),
+        })?;
+        filter = filter.state(parsed);
+    }
+    if let Some(q) = &query.queue {
+        if state.hub.tenant().queue(q).is_none() {
+            return Err(ApiError::NotFound(format!("there is no queue named `{q}`")));
+        }
+        filter = filter.queue(QueueName::new(q).map_err(|e| ApiError::BadRequest {
+            code: "invalid_queue",
+            message: e.to_string(),
+        })?);
+    }
+    let scope: Option<Box<dyn Fn(&Conversation) -> bool + Send>> = match (&caller.name, caller.role) {
+        (None, _) | (_, domain::user::Role::Admin) => None,
+        (Some(name), domain::user::Role::Supervisor) => {
+            let queues = state.hub.overseen_queues(name, caller.role);
+            let me = name.clone();
+            Some(Box::new(move |c: &Conversation| {
+                c.queue.as_ref().is_some_and(|q| queues.contains(q))
+                    || c.owner.as_ref().is_some_and(|o| o.name() == &me)
+            }))
+        }
+        (Some(name), domain::user::Role::Agent) => {
+            filter = filter.owner(domain::Owner::Agent(name.clone()));
+            None
+        }
+    };
+    let conversations = state
+        .hub
+        .store()
+        .list_conversations(&filter)
+        .await
+        .map_err(|e| engine_error(e.into()))?;
+    let shown: Vec<Value> = conversations
+        .iter()
+        .filter(|c| scope.as_ref().is_none_or(|keep| keep(c)))
+        .map(summary_json)
+        .collect();
+    Ok(Json(json!({ "conversations": shown })))
 }
 
 async fn get_conversation(
-    _admin: Admin,
+    caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = ConversationId::parse(&id).map_err(|_| ApiError::BadRequest {
-        code: "invalid_id",
-        message: format!("`{id}` is not a conversation id (a UUID)"),
-    })?;
-    match state.hub.conversation_details(id).await {
-        Ok(details) => Ok(Json(conversation_json(&details))),
-        Err(EngineError::ConversationNotFound(id)) => {
-            Err(ApiError::NotFound(format!("conversation `{id}` does not exist")))
-        }
-        Err(e) => Err(ApiError::Internal(e.to_string())),
-    }
+    let id = parse_id(&id)?;
+    let details = readable(&state, &caller, id).await?;
+    Ok(Json(conversation_json(&state, &details)))
 }
 
-fn conversation_json(details: &ConversationDetails) -> Value {
+fn conversation_json(state: &AppState, details: &ConversationDetails) -> Value {
     let c = &details.conversation;
-    json!({
-        "id": c.id,
+    let mut body = summary_json(c);
+    let extra = json!({
         "tenant": c.tenant,
-        "workstream": c.workstream,
-        "state": c.state,
-        "queue": c.queue,
-        "owner": c.owner,
-        "outcome": c.outcome,
-        "customer": c.customer,
-        "context": c.context,
         "escalated_by": c.escalated_by,
         "escalation_summaries": details.escalation_summaries,
         "bot_engaged": c.bot_engaged,
         "agent_engaged": c.agent_engaged,
-        "created_at": rfc3339(c.created_at),
-        "updated_at": rfc3339(c.updated_at),
+        "offer": state.hub.offer(c.id).map(|o| json!({"agent": o.agent, "queue": o.queue, "expires_at": rfc3339(o.expires_at)})),
         "routing": details.routing.iter().map(|r| json!({
             "at": rfc3339(r.at),
             "cause": r.decision.cause,
@@ -60,5 +137,179 @@ fn conversation_json(details: &ConversationDetails) -> Value {
             "rule": r.decision.rule,
             "trace": r.decision.trace,
         })).collect::<Vec<_>>(),
-    })
+    });
+    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+        body.extend(extra);
+    }
+    body
+}
+
+/// `GET /api/v1/conversations/{id}/transcript`: everything said, bot part, notices and
+/// internal notes included.
+async fn transcript(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    readable(&state, &caller, id).await?;
+    let mut items = Vec::new();
+    let mut after = Seq::ZERO;
+    loop {
+        let page = state
+            .hub
+            .store()
+            .activities_after(id, after, 500)
+            .await
+            .map_err(|e| engine_error(e.into()))?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        items.extend(page.iter().filter_map(item_json));
+    }
+    Ok(Json(json!({ "activities": items })))
+}
+
+async fn accept(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let conv = state
+        .hub
+        .accept_offer(caller.person()?, parse_id(&id)?)
+        .await
+        .map_err(engine_error)?;
+    Ok(Json(summary_json(&conv)))
+}
+
+async fn decline(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    state
+        .hub
+        .decline_offer(caller.person()?, id)
+        .await
+        .map_err(engine_error)?;
+    let conv = state
+        .hub
+        .conversation_details(id)
+        .await
+        .map_err(engine_error)?
+        .conversation;
+    Ok(Json(summary_json(&conv)))
+}
+
+async fn pick(caller: Caller, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let conv = state
+        .hub
+        .pick(caller.person()?, parse_id(&id)?)
+        .await
+        .map_err(engine_error)?;
+    Ok(Json(summary_json(&conv)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Text {
+    text: String,
+}
+
+async fn message(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = parse_id(&id)?;
+    let Text { text } = parse_json(&body)?;
+    let (activity, seq) = state
+        .hub
+        .agent_message(caller.person()?, id, &text)
+        .await
+        .map_err(engine_error)?;
+    Ok((StatusCode::CREATED, Json(json!({"id": activity, "seq": seq}))))
+}
+
+async fn note(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = parse_id(&id)?;
+    let Text { text } = parse_json(&body)?;
+    let (activity, seq) = state
+        .hub
+        .agent_note(caller.person()?, id, &text)
+        .await
+        .map_err(engine_error)?;
+    Ok((StatusCode::CREATED, Json(json!({"id": activity, "seq": seq}))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Transfer {
+    queue: Option<String>,
+    agent: Option<String>,
+}
+
+async fn transfer(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let me = caller.person()?;
+    let conv = match parse_json::<Transfer>(&body)? {
+        Transfer {
+            queue: Some(queue),
+            agent: None,
+        } => state.hub.transfer_to_queue(me, id, &queue).await,
+        Transfer {
+            queue: None,
+            agent: Some(agent),
+        } => state.hub.transfer_to_agent(me, id, &agent).await,
+        _ => {
+            return Err(ApiError::BadRequest {
+                code: "invalid_body",
+                message: "give exactly one of `queue` and `agent`".to_owned(),
+            });
+        }
+    }
+    .map_err(engine_error)?;
+    Ok(Json(summary_json(&conv)))
+}
+
+async fn end(caller: Caller, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let conv = state
+        .hub
+        .end_by_agent(caller.person()?, parse_id(&id)?)
+        .await
+        .map_err(engine_error)?;
+    Ok(Json(summary_json(&conv)))
+}
+
+async fn close(caller: Caller, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let conv = state
+        .hub
+        .finish_wrap_up(Some(caller.person()?), parse_id(&id)?)
+        .await
+        .map_err(engine_error)?;
+    Ok(Json(summary_json(&conv)))
+}
+
+/// `GET /api/v1/offers`: the offers waiting for the caller's answer, soonest to expire first.
+async fn offers(caller: Caller, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let me = caller.person()?;
+    let mut shown = Vec::new();
+    for offer in state.hub.offers_for(me) {
+        if let Ok(details) = state.hub.conversation_details(offer.conversation).await {
+            shown.push(super::live::offer_json(&offer.queue, offer.expires_at, &details));
+        }
+    }
+    Ok(Json(json!({ "offers": shown })))
 }

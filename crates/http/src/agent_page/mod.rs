@@ -1,0 +1,56 @@
+//! The agent workspace, `/agent`: a vanilla-JS page (HTML, CSS and JS compiled into the binary
+//! with `include_str!`, so serving it needs no Node and no files on disk) over the agent API of
+//! `docs/agents.md`. It signs in with `POST /api/v1/sessions` (the session then rides in the
+//! `HttpOnly` cookie), follows `GET /api/v1/events` over a WebSocket, and works conversations
+//! through the same `/api/v1` endpoints any other client uses.
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::AppState;
+
+const HTML: &str = include_str!("agent.html");
+const SCRIPT: &str = include_str!("agent.js");
+const STYLE: &str = include_str!("agent.css");
+
+/// The page only talks to its own origin (the API and its event WebSocket).
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; \
+                   frame-ancestors 'none'";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/agent", get(page))
+        .route("/agent/agent.js", get(script))
+        .route("/agent/agent.css", get(style))
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // Small and compiled in: revalidating on every load keeps an upgraded hub's page current.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+async fn page() -> Response {
+    let mut response = asset("text/html; charset=utf-8", HTML);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    // A workspace showing customers' data is not to be framed by another site.
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+async fn style() -> Response {
+    asset("text/css; charset=utf-8", STYLE)
+}
