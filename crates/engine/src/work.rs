@@ -227,13 +227,25 @@ impl Hub {
             DistributionMode::Push => &ws.allowed_presences,
             DistributionMode::Pick => &[],
         };
-        let request = Request {
-            escalated_by: &conversation.escalated_by,
-            declines: &declines,
-            max_declines: DEFAULT_MAX_DECLINES,
-            ..Request::new(ws.capacity, allowed)
-        };
-        let placement = self.roster.place(self.tenant(), queue, &request, now);
+        // Declining lowers an agent's priority for this conversation: those who declined it
+        // fewer times are tried first, and nobody more than DEFAULT_MAX_DECLINES times.
+        let mut placement = Placement::Wait(WaitReason::NoMembers);
+        for max_declines in 1..=DEFAULT_MAX_DECLINES {
+            let request = Request {
+                escalated_by: &conversation.escalated_by,
+                declines: &declines,
+                max_declines: if declines.is_empty() {
+                    DEFAULT_MAX_DECLINES
+                } else {
+                    max_declines
+                },
+                ..Request::new(ws.capacity, allowed)
+            };
+            placement = self.roster.place(self.tenant(), queue, &request, now);
+            if !matches!(placement, Placement::Wait(_)) || declines.is_empty() {
+                break;
+            }
+        }
         let was_waiting = expected == ConversationState::Waiting;
         let (offer_to, waiting) = match &placement {
             Placement::Bot(bot) => {

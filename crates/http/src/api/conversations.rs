@@ -49,6 +49,9 @@ async fn readable(state: &AppState, caller: &Caller, id: ConversationId) -> Resu
     Ok(details)
 }
 
+/// Which listed conversations a supervisor may see, beyond what the store filter says.
+type Scope = Box<dyn Fn(&Conversation) -> bool + Send>;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
@@ -81,7 +84,7 @@ async fn list(
             message: e.to_string(),
         })?);
     }
-    let scope: Option<Box<dyn Fn(&Conversation) -> bool + Send>> = match (&caller.name, caller.role) {
+    let scope: Option<Scope> = match (&caller.name, caller.role) {
         (None, _) | (_, domain::user::Role::Admin) => None,
         (Some(name), domain::user::Role::Supervisor) => {
             let queues = state.hub.overseen_queues(name, caller.role);

@@ -104,7 +104,12 @@ pub(crate) fn item_json(stored: &StoredActivity) -> Option<Value> {
         "endOfConversation" => "The conversation ended.".to_owned(),
         _ => body["text"].as_str().unwrap_or_default().to_owned(),
     };
-    let name = body["from"]["name"].as_str().unwrap_or(&a.sender_id).to_owned();
+    let name = match (body["from"]["name"].as_str(), a.sender_role) {
+        (Some(name), _) => name.to_owned(),
+        // A customer who gave no name is shown as such, not by their channel id.
+        (None, SenderRole::Customer) => "Customer".to_owned(),
+        (None, _) => a.sender_id.clone(),
+    };
     let note = body.pointer("/channelData/switchboard/note").and_then(Value::as_bool) == Some(true);
     let attachments: Vec<Value> = body["attachments"]
         .as_array()

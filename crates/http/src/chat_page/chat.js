@@ -443,7 +443,15 @@
   }
   input.addEventListener('input', grow);
 
-  $('restart').addEventListener('click', () => {
+  // "New chat" leaves the current conversation for good: the hub is told (endOfConversation), so
+  // a conversation nobody answered yet counts as abandoned and an agent who has it wraps up.
+  $('restart').addEventListener('click', async () => {
+    if (chat.conversationId && chat.token) {
+      await call('POST', `conversations/${encodeURIComponent(chat.conversationId)}/activities`, {
+        type: 'endOfConversation',
+        from: { id: chat.userId, role: 'user' },
+      }).catch(() => {});
+    }
     sessionStorage.removeItem(SAVED);
     location.reload();
   });
