@@ -196,6 +196,16 @@ impl Hub {
         if conversation.owner == Some(Owner::Agent(user.clone())) {
             return Ok(true);
         }
+        // The open list of a pick workstream is there to be read before picking.
+        if conversation.state == domain::ConversationState::Waiting
+            && self.is_pick(conversation)
+            && conversation
+                .queue
+                .as_ref()
+                .is_some_and(|q| self.queues_of(user).contains(q))
+        {
+            return Ok(true);
+        }
         if self.offer(conversation.id).is_some_and(|o| &o.agent == user) {
             return Ok(true);
         }
@@ -204,6 +214,13 @@ impl Hub {
 }
 
 impl Hub {
+    /// Whether `conversation` belongs to a `pick` workstream (agents take its work from a list).
+    pub fn is_pick(&self, conversation: &Conversation) -> bool {
+        self.tenant()
+            .workstream(conversation.workstream.as_str())
+            .is_some_and(|ws| ws.mode == domain::workstream::DistributionMode::Pick)
+    }
+
     /// Gives the hub the people's settings from the configuration (before it starts).
     pub fn with_people(mut self, people: People) -> Self {
         self.people = Arc::new(people);

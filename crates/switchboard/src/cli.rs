@@ -101,6 +101,29 @@ pub enum UserAction {
     /// Print the argon2id hash of the password on standard input, for a `password_hash` in the
     /// configuration file.
     Hash,
+    /// Add a person to the configuration file (an [[agents]] entry, and a member of each
+    /// --queue) and set their password from standard input. The file keeps its comments and
+    /// layout; it is checked before it is written. A running hub sees the person after a
+    /// restart.
+    ///
+    /// Example: echo 's3cret-pass' | switchboard user add dave --config hub.toml
+    ///          --display-name "Dave Kim" --capacity 2 --queue CreditCardQueue
+    Add {
+        /// The sign-in name (letters, digits, `-`, `_`, `.`).
+        name: String,
+        /// Shown to customers and colleagues [default: the name].
+        #[arg(long)]
+        display_name: Option<String>,
+        /// agent, supervisor or admin.
+        #[arg(long, default_value = "agent")]
+        role: String,
+        /// Units of work they can hold at once.
+        #[arg(long, default_value_t = 2)]
+        capacity: u32,
+        /// A queue to join; repeat for several.
+        #[arg(long = "queue")]
+        queues: Vec<String>,
+    },
 }
 
 /// What `switchboard keys` does.
@@ -211,6 +234,51 @@ fn user(config_file: Option<&PathBuf>, database_url: Option<String>, action: Use
     if let UserAction::Hash = action {
         return engine::hash_password(&password_from_stdin()?).map_err(|e| e.to_string());
     }
+    if let UserAction::Add {
+        name,
+        display_name,
+        role,
+        capacity,
+        queues,
+    } = &action
+    {
+        let file = config_file.ok_or(
+            "`user add` edits a configuration file: give it with --config (the built-in sample cannot be changed)",
+        )?;
+        let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let edited = crate::people_file::add_person(&text, name, display_name.as_deref(), role, *capacity, queues)?;
+        let checked = config::load(&file.display().to_string(), &edited).map_err(|e| e.to_string())?;
+        let password = password_from_stdin()?;
+        let hash = engine::hash_password(&password).map_err(|e| e.to_string())?;
+        let database_url = database_url
+            .clone()
+            .or_else(|| checked.server.database_url.clone())
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        runtime.block_on(async {
+            let store = store::open(&database_url).await.map_err(|e| e.to_string())?;
+            let user = domain::UserName::new(name.as_str()).map_err(|e| e.to_string())?;
+            let result = store
+                .set_password_hash(&user, &hash, engine::now())
+                .await
+                .map_err(|e| e.to_string());
+            store.close().await;
+            result
+        })?;
+        crate::people_file::write_atomically(file, &edited)?;
+        return Ok(format!(
+            "added {name} to {}{}; restart the hub to let them sign in",
+            file.display(),
+            if queues.is_empty() {
+                String::new()
+            } else {
+                format!(" (queues: {})", queues.join(", "))
+            }
+        ));
+    }
     let config = read_config(config_file)?;
     let database_url = database_url
         .or_else(|| config.server.database_url.clone())
@@ -222,7 +290,7 @@ fn user(config_file: Option<&PathBuf>, database_url: Option<String>, action: Use
     runtime.block_on(async {
         let store = store::open(&database_url).await.map_err(|e| e.to_string())?;
         let result = match action {
-            UserAction::Hash => unreachable!("handled above"),
+            UserAction::Hash | UserAction::Add { .. } => unreachable!("handled above"),
             UserAction::List => list_people(&config, store.as_ref()).await,
             UserAction::Passwd { name } => {
                 let user =

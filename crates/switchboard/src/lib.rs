@@ -6,5 +6,6 @@ pub mod cli;
 pub mod config;
 pub mod demo_bot;
 pub mod keys;
+pub mod people_file;
 pub mod server;
 pub mod telemetry;

@@ -844,3 +844,67 @@ async fn a_customer_who_ends_the_chat_before_anyone_answered_abandons_it() {
     );
     f.finish().await;
 }
+
+#[tokio::test]
+async fn with_auto_accept_the_agent_gets_the_conversation_without_an_offer() {
+    let f = TestHub::new(
+        "agents-auto-accept",
+        &config::SAMPLE.replace("auto_accept = false", "auto_accept = true"),
+    )
+    .await;
+    let alice = Person::sign_in(&f, "alice").await;
+    alice.presence("available").await;
+    let id = credit_card_conversation(&f, "c1").await;
+    let conv = state_of(&f, id).await;
+    assert_eq!(
+        (&conv["state"], &conv["owner"]["name"]),
+        (&json!("active"), &json!("alice")),
+        "{conv}"
+    );
+    assert_eq!(alice.get("/api/v1/offers").await.1["offers"], json!([]));
+    assert!(
+        alice
+            .transcript(id)
+            .await
+            .iter()
+            .any(|i| i["text"] == "Alice Park joined the conversation.")
+    );
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn in_a_pick_workstream_agents_choose_from_the_waiting_list() {
+    let f = TestHub::new(
+        "agents-pick",
+        &config::SAMPLE
+            .replace("mode = \"push\"", "mode = \"pick\"")
+            .replace("members = [\"DemoBot\", \"carol\"]", "members = [\"carol\"]"),
+    )
+    .await;
+    let alice = Person::sign_in(&f, "alice").await;
+    let bob = Person::sign_in(&f, "bob").await;
+    alice.presence("available").await;
+    let id = credit_card_conversation(&f, "c1").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        alice.get("/api/v1/offers").await.1["offers"],
+        json!([]),
+        "nothing is pushed"
+    );
+    let (_, open) = alice.get("/api/v1/conversations?state=waiting").await;
+    assert_eq!(open["conversations"][0]["id"], json!(id));
+    assert_eq!(
+        alice.get(&format!("/api/v1/conversations/{id}/transcript")).await.0,
+        200
+    );
+    let (_, not_bobs) = bob.get("/api/v1/conversations?state=waiting").await;
+    assert_eq!(not_bobs["conversations"], json!([]), "bob is not in CreditCardQueue");
+    assert_eq!(
+        bob.post(&format!("/api/v1/conversations/{id}/pick"), json!({})).await.0,
+        403
+    );
+    let (status, picked) = alice.post(&format!("/api/v1/conversations/{id}/pick"), json!({})).await;
+    assert_eq!((status, &picked["owner"]["name"]), (200, &json!("alice")), "{picked}");
+    assert_eq!(alice.get("/api/v1/me").await.1["used"], 1);
+    f.finish().await;
+}

@@ -136,3 +136,99 @@ fn serve_runs_with_the_built_in_sample_and_stops_gracefully_on_sigterm() {
     assert!(lines.iter().any(|l| l["message"] == "shutdown complete"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Runs `switchboard ARGS` with `stdin` on standard input.
+fn run_with_input(args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn user_add_passwd_and_list_manage_who_can_sign_in() {
+    let dir = temp_dir("people");
+    let config = dir.join("hub.toml");
+    std::fs::copy(sample_path(), &config).unwrap();
+    let db = format!("sqlite://{}/hub.db", dir.display());
+    let config_arg = config.to_str().unwrap();
+
+    let out = run_with_input(
+        &[
+            "user",
+            "add",
+            "dave",
+            "--config",
+            config_arg,
+            "--database-url",
+            &db,
+            "--display-name",
+            "Dave Kim",
+            "--capacity",
+            "2",
+            "--queue",
+            "CreditCardQueue",
+        ],
+        "dave-password\n",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("name = \"dave\"\ndisplay_name = \"Dave Kim\""), "{text}");
+    assert!(text.contains("members = [\"alice\", \"carol\", \"dave\"]"), "{text}");
+    assert!(text.contains("# Demo people."), "the file's comments stay");
+
+    let again = run_with_input(
+        &["user", "add", "dave", "--config", config_arg, "--database-url", &db],
+        "x\n",
+    );
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let short = run_with_input(
+        &["user", "passwd", "alice", "--config", config_arg, "--database-url", &db],
+        "short\n",
+    );
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8"));
+    let out = run_with_input(
+        &["user", "passwd", "alice", "--config", config_arg, "--database-url", &db],
+        "alice-new-pass\n",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let unknown = run_with_input(
+        &["user", "passwd", "zed", "--config", config_arg, "--database-url", &db],
+        "whatever-pass\n",
+    );
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no person named `zed`"));
+
+    let list = Command::new(BIN)
+        .args(["user", "list", "--config", config_arg, "--database-url", &db])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&list.stdout);
+    let line = |name: &str| {
+        listed
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        line("dave ").contains("database") && line("dave ").contains("CreditCardQueue"),
+        "{listed}"
+    );
+    assert!(line("alice ").contains("database"), "{listed}");
+    assert!(line("bob ").contains("file"), "{listed}");
+
+    let hash = run_with_input(&["user", "hash"], "some-password\n");
+    assert!(String::from_utf8_lossy(&hash.stdout).starts_with("$argon2id$"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

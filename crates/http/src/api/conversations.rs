@@ -94,6 +94,14 @@ async fn list(
                     || c.owner.as_ref().is_some_and(|o| o.name() == &me)
             }))
         }
+        // In pick workstreams agents choose from the waiting conversations of their queues.
+        (Some(name), domain::user::Role::Agent) if filter.states == [ConversationState::Waiting] => {
+            let queues = state.hub.queues_of(name);
+            let hub = state.hub.clone();
+            Some(Box::new(move |c: &Conversation| {
+                c.queue.as_ref().is_some_and(|q| queues.contains(q)) && hub.is_pick(c)
+            }))
+        }
         (Some(name), domain::user::Role::Agent) => {
             filter = filter.owner(domain::Owner::Agent(name.clone()));
             None
