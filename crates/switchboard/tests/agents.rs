@@ -360,6 +360,22 @@ async fn escalation_to_alice_then_a_transfer_to_bob_who_ends_it_resolved_by_agen
         .find(|i| i["text"] == "Verified identity by phone")
         .unwrap();
     assert_eq!((&note["note"], &note["role"]), (&json!(true), &json!("agent")));
+    // Nor can the bot fetch it through the Connector API: it no longer has the conversation.
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{}/v3/conversations/{id}/activities/{}/members",
+            f.base,
+            note["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_client_error(),
+        "a bot reading the note's members: {}",
+        response.status()
+    );
+    assert!(!response.text().await.unwrap().contains("Verified identity"));
     let bot_got = f.bot.as_ref().unwrap().activities();
     assert!(
         !bot_got
