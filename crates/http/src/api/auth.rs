@@ -18,6 +18,7 @@ use domain::user::Role;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::openapi::{ErrorBody, SignedIn};
 use super::{engine_error, parse_json, rfc3339};
 use crate::{ApiError, AppState};
 
@@ -124,9 +125,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/sessions/current", delete(sign_out))
 }
 
-#[derive(Deserialize)]
+/// A person's name and password.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SignIn {
+    /// The person's name (their `[[agents]]` name).
     name: String,
     password: String,
 }
@@ -139,6 +142,22 @@ fn cookie(value: &str, max_age: u64) -> HeaderValue {
 }
 
 /// `POST /api/v1/sessions`: `{"name","password"}` → 201 with the token, and the cookie.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions",
+    tag = "sessions",
+    summary = "Sign in",
+    description = "Makes a session for a person (valid for 12 hours) and sets the `switchboard_session` cookie. Needs no credentials.",
+    request_body = SignIn,
+    responses(
+        (status = 201, description = "Signed in.", body = SignedIn, headers(
+            ("Set-Cookie" = String, description = "`switchboard_session=<token>; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200`"),
+            ("Cache-Control" = String, description = "`no-store`"),
+        )),
+        (status = 400, description = "The body is not `{\"name\",\"password\"}` (`invalid_body`).", body = ErrorBody),
+        (status = 401, description = "Wrong name or password.", body = ErrorBody),
+    )
+)]
 async fn sign_in(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Response, ApiError> {
     let SignIn { name, password } = parse_json(&body)?;
     let signed = state.hub.sign_in(&name, &password).await.map_err(engine_error)?;
@@ -163,6 +182,20 @@ async fn sign_in(State(state): State<AppState>, body: axum::body::Bytes) -> Resu
 }
 
 /// `DELETE /api/v1/sessions/current`: ends the caller's session and clears the cookie.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sessions/current",
+    tag = "sessions",
+    summary = "Sign out",
+    description = "Ends the caller's session and clears the cookie. With the admin token it only clears the cookie.",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Signed out.", headers(
+            ("Set-Cookie" = String, description = "The cleared cookie (`Max-Age=0`)."),
+        )),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+    )
+)]
 async fn sign_out(caller: Caller, State(state): State<AppState>) -> Result<Response, ApiError> {
     if let Some(token) = &caller.token {
         state.hub.sign_out(token).await.map_err(engine_error)?;

@@ -14,6 +14,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
+use super::openapi::{
+    ConversationDetail, ConversationList, ConversationSummary, ErrorBody, OfferList, Transcript, Written,
+};
 use super::{engine_error, item_json, parse_id, parse_json, rfc3339, summary_json};
 use crate::{ApiError, AppState};
 
@@ -62,6 +65,28 @@ struct ListQuery {
 
 /// `GET /api/v1/conversations?state=&queue=&limit=`: what the caller may see — an agent what
 /// they own now, a supervisor their queues' conversations, an admin all — oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations",
+    tag = "conversations",
+    summary = "List conversations",
+    description = "The conversations the caller may see, oldest first: an agent those they own now (or, asking for `state=waiting`, the waiting conversations of their queues' pick workstreams), a supervisor their queues' conversations and their own, an admin all.",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("state" = Option<super::openapi::ConversationState>, Query, description = "Only conversations in this state."),
+        ("queue" = Option<String>, Query, description = "Only conversations last routed to this queue."),
+        ("limit" = Option<u32>, Query, description = "At most this many (default 500, at most 5000)."),
+    ),
+    responses(
+        (status = 200, description = "The conversations.", body = ConversationList),
+        (status = 400, description = "Not a state (`invalid_state`) or not a queue name (`invalid_queue`); a query string with other parameters or a malformed `limit` is refused with a plain-text 400.", content(
+            (ErrorBody = "application/json"),
+            (String = "text/plain"),
+        )),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+        (status = 404, description = "There is no such queue.", body = ErrorBody),
+    )
+)]
 async fn list(
     caller: Caller,
     State(state): State<AppState>,
@@ -121,6 +146,22 @@ async fn list(
     Ok(Json(json!({ "conversations": shown })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/{id}",
+    tag = "conversations",
+    summary = "Get a conversation",
+    description = "The conversation's summary with its tenant, escalations, the pending offer, and every routing decision with its rule trace.",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The conversation's id.")),
+    responses(
+        (status = 200, description = "The conversation.", body = ConversationDetail),
+        (status = 400, description = "`id` is not a conversation id (`invalid_id`).", body = ErrorBody),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+        (status = 403, description = "The conversation is not the caller's to see.", body = ErrorBody),
+        (status = 404, description = "There is no such conversation.", body = ErrorBody),
+    )
+)]
 async fn get_conversation(
     caller: Caller,
     State(state): State<AppState>,
@@ -131,7 +172,7 @@ async fn get_conversation(
     Ok(Json(conversation_json(&state, &details)))
 }
 
-fn conversation_json(state: &AppState, details: &ConversationDetails) -> Value {
+pub(super) fn conversation_json(state: &AppState, details: &ConversationDetails) -> Value {
     let c = &details.conversation;
     let mut body = summary_json(c);
     let extra = json!({
@@ -157,6 +198,22 @@ fn conversation_json(state: &AppState, details: &ConversationDetails) -> Value {
 
 /// `GET /api/v1/conversations/{id}/transcript`: everything said, bot part, notices and
 /// internal notes included.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/{id}/transcript",
+    tag = "conversations",
+    summary = "Get a conversation's transcript",
+    description = "Everything the customer, the bot and agents said, the hub's notices and internal notes, in order.",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The conversation's id.")),
+    responses(
+        (status = 200, description = "The transcript.", body = Transcript),
+        (status = 400, description = "`id` is not a conversation id (`invalid_id`).", body = ErrorBody),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+        (status = 403, description = "The conversation is not the caller's to see.", body = ErrorBody),
+        (status = 404, description = "There is no such conversation.", body = ErrorBody),
+    )
+)]
 async fn transcript(
     caller: Caller,
     State(state): State<AppState>,
@@ -180,6 +237,23 @@ async fn transcript(
     Ok(Json(json!({ "activities": items })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/accept",
+    tag = "conversations",
+    summary = "Accept an offer",
+    description = "Accepts the conversation offered to the caller; they own it now.",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The conversation's id.")),
+    responses(
+        (status = 200, description = "The conversation's summary, as it is now.", body = ConversationSummary),
+        (status = 400, description = "`id` is not a conversation id (`invalid_id`).", body = ErrorBody),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+        (status = 403, description = "The conversation is not the caller's to act on, or the admin token (which acts for nobody in particular).", body = ErrorBody),
+        (status = 404, description = "There is no such conversation.", body = ErrorBody),
+        (status = 409, description = "Not allowed in the conversation's current state (`no_offer`, `no_capacity`, `illegal_transition`, `ended`)." , body = ErrorBody),
+    )
+)]
 async fn accept(
     caller: Caller,
     State(state): State<AppState>,
@@ -193,6 +267,23 @@ async fn accept(
     Ok(Json(summary_json(&conv)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/decline",
+    tag = "conversations",
+    summary = "Decline an offer",
+    description = "Declines the conversation offered to the caller; it is offered to the next agent.",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The conversation's id.")),
+    responses(
+        (status = 200, description = "The conversation's summary, as it is now.", body = ConversationSummary),
+        (status = 400, description = "`id` is not a conversation id (`invalid_id`).", body = ErrorBody),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+        (status = 403, description = "The conversation is not the caller's to act on, or the admin token (which acts for nobody in particular).", body = ErrorBody),
+        (status = 404, description = "There is no such conversation.", body = ErrorBody),
+        (status = 409, description = "Not allowed in the conversation's current state (`no_offer`)." , body = ErrorBody),
+    )
+)]
 async fn decline(
     caller: Caller,
     State(state): State<AppState>,
@@ -213,6 +304,23 @@ async fn decline(
     Ok(Json(summary_json(&conv)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/pick",
+    tag = "conversations",
+    summary = "Pick a waiting conversation",
+    description = "Takes a waiting conversation of a pick workstream from one of the caller's queues.",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The conversation's id.")),
+    responses(
+        (status = 200, description = "The conversation's summary, as it is now.", body = ConversationSummary),
+        (status = 400, description = "`id` is not a conversation id (`invalid_id`).", body = ErrorBody),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+        (status = 403, description = "The conversation is not the caller's to act on, or the admin token (which acts for nobody in particular).", body = ErrorBody),
+        (status = 404, description = "There is no such conversation.", body = ErrorBody),
+        (status = 409, description = "Not allowed in the conversation's current state (`push_workstream`, `not_waiting`, `no_capacity`, `illegal_transition`, `ended`)." , body = ErrorBody),
+    )
+)]
 async fn pick(caller: Caller, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let conv = state
         .hub
@@ -222,12 +330,31 @@ async fn pick(caller: Caller, State(state): State<AppState>, Path(id): Path<Stri
     Ok(Json(summary_json(&conv)))
 }
 
-#[derive(Deserialize)]
+/// A reply or a note.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Text {
     text: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/messages",
+    tag = "conversations",
+    summary = "Reply to the customer",
+    description = "Sends a message to the customer, who sees the agent's display name.",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The conversation's id.")),
+    request_body = Text,
+    responses(
+        (status = 201, description = "Written.", body = Written),
+        (status = 400, description = "`id` is not a conversation id (`invalid_id`), the body is not `{\"text\"}` (`invalid_body`), or the text is empty or too long (`invalid`).", body = ErrorBody),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+        (status = 403, description = "The conversation is not the caller's to act on, or the admin token (which acts for nobody in particular).", body = ErrorBody),
+        (status = 404, description = "There is no such conversation.", body = ErrorBody),
+        (status = 409, description = "Not allowed in the conversation's current state (`not_active`, `ended`)." , body = ErrorBody),
+    )
+)]
 async fn message(
     caller: Caller,
     State(state): State<AppState>,
@@ -244,6 +371,24 @@ async fn message(
     Ok((StatusCode::CREATED, Json(json!({"id": activity, "seq": seq}))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/notes",
+    tag = "conversations",
+    summary = "Write an internal note",
+    description = "Writes a note for agents and supervisors only; the customer and bots never see it.",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The conversation's id.")),
+    request_body = Text,
+    responses(
+        (status = 201, description = "Written.", body = Written),
+        (status = 400, description = "`id` is not a conversation id (`invalid_id`), the body is not `{\"text\"}` (`invalid_body`), or the text is empty or too long (`invalid`).", body = ErrorBody),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+        (status = 403, description = "The conversation is not the caller's to act on, or the admin token (which acts for nobody in particular).", body = ErrorBody),
+        (status = 404, description = "There is no such conversation.", body = ErrorBody),
+        (status = 409, description = "Not allowed in the conversation's current state (`not_active`, `ended`)." , body = ErrorBody),
+    )
+)]
 async fn note(
     caller: Caller,
     State(state): State<AppState>,
@@ -260,13 +405,34 @@ async fn note(
     Ok((StatusCode::CREATED, Json(json!({"id": activity, "seq": seq}))))
 }
 
-#[derive(Deserialize)]
+/// Where to transfer: exactly one of `queue` and `agent`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Transfer {
+    /// A queue, whose method picks the next agent.
     queue: Option<String>,
+    /// An agent, who must be in an allowed presence with free capacity.
     agent: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/transfer",
+    tag = "conversations",
+    summary = "Transfer a conversation",
+    description = "Transfers the caller's conversation to a queue or to an agent; the customer is told.",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The conversation's id.")),
+    request_body = Transfer,
+    responses(
+        (status = 200, description = "The conversation's summary, as it is now.", body = ConversationSummary),
+        (status = 400, description = "`id` is not a conversation id (`invalid_id`), the body does not give exactly one of `queue` and `agent` (`invalid_body`), or a transfer to oneself (`invalid`).", body = ErrorBody),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+        (status = 403, description = "The conversation is not the caller's to act on, or the admin token (which acts for nobody in particular).", body = ErrorBody),
+        (status = 404, description = "There is no such conversation, queue or person.", body = ErrorBody),
+        (status = 409, description = "Not allowed in the conversation's current state (`bot_already_had_it`, `agent_unavailable`, `not_active`, `illegal_transition`, `ended`)." , body = ErrorBody),
+    )
+)]
 async fn transfer(
     caller: Caller,
     State(state): State<AppState>,
@@ -295,6 +461,23 @@ async fn transfer(
     Ok(Json(summary_json(&conv)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/end",
+    tag = "conversations",
+    summary = "End a conversation",
+    description = "Ends the caller's conversation: it goes to wrap-up and the customer sees the end.",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The conversation's id.")),
+    responses(
+        (status = 200, description = "The conversation's summary, now in `wrap_up`.", body = ConversationSummary),
+        (status = 400, description = "`id` is not a conversation id (`invalid_id`).", body = ErrorBody),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+        (status = 403, description = "The conversation is not the caller's to act on, or the admin token (which acts for nobody in particular).", body = ErrorBody),
+        (status = 404, description = "There is no such conversation.", body = ErrorBody),
+        (status = 409, description = "Not allowed in the conversation's current state (`illegal_transition`, `ended`)." , body = ErrorBody),
+    )
+)]
 async fn end(caller: Caller, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let conv = state
         .hub
@@ -304,6 +487,23 @@ async fn end(caller: Caller, State(state): State<AppState>, Path(id): Path<Strin
     Ok(Json(summary_json(&conv)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/close",
+    tag = "conversations",
+    summary = "Close a conversation",
+    description = "Finishes the wrap-up of the caller's conversation; the outcome is `resolved_by_agent`.",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The conversation's id.")),
+    responses(
+        (status = 200, description = "The conversation's summary, now `closed`.", body = ConversationSummary),
+        (status = 400, description = "`id` is not a conversation id (`invalid_id`).", body = ErrorBody),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+        (status = 403, description = "The conversation is not the caller's to act on, or the admin token (which acts for nobody in particular).", body = ErrorBody),
+        (status = 404, description = "There is no such conversation.", body = ErrorBody),
+        (status = 409, description = "Not allowed in the conversation's current state (`not_wrap_up`, `illegal_transition`)." , body = ErrorBody),
+    )
+)]
 async fn close(caller: Caller, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let conv = state
         .hub
@@ -314,6 +514,19 @@ async fn close(caller: Caller, State(state): State<AppState>, Path(id): Path<Str
 }
 
 /// `GET /api/v1/offers`: the offers waiting for the caller's answer, soonest to expire first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/offers",
+    tag = "conversations",
+    summary = "List my offers",
+    description = "The offers waiting for the caller's answer, soonest to expire first.",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The offers.", body = OfferList),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+        (status = 403, description = "The admin token acts for nobody in particular; sign in as a person for this.", body = ErrorBody),
+    )
+)]
 async fn offers(caller: Caller, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let me = caller.person()?;
     let mut shown = Vec::new();

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::auth::Caller;
+use super::openapi::ErrorBody;
 use super::{item_json, rfc3339, summary_json};
 use crate::AppState;
 
@@ -41,6 +42,28 @@ pub(crate) fn offer_json(queue: &QueueName, expires_at: Timestamp, details: &Con
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "live",
+    summary = "Live events (WebSocket)",
+    description = "Upgrades to a WebSocket of live events for the caller (authenticated by the bearer header or the session cookie). The server sends one JSON text frame per event (schema `LiveEvent`, told apart by `type`) and a ping every 25 seconds; what the client sends is ignored, but a close.
+
+- `{\"type\":\"offer\",\"offer\":offer}`: the caller is offered a conversation.
+- `{\"type\":\"offer_withdrawn\",\"conversation_id\",\"reason\"}`: an offer to the caller was taken back (`declined`, `timed_out`, `ended`).
+- `{\"type\":\"conversation\",\"conversation\":summary}`: a conversation the caller may see changed.
+- `{\"type\":\"activity\",\"conversation_id\",\"activity\":item}`: a new transcript item of a conversation the caller may see.
+- `{\"type\":\"presence\",\"user\",\"presence\"}`: someone's presence changed.
+- `{\"type\":\"lagged\"}`: the connection fell behind and missed events; reload through the API.
+
+An agent sees their offers and the conversations they hold; a supervisor also every conversation of the queues they oversee; an admin everything. A person's open connection is what keeps their conversations theirs: when their last one closes, the hub waits the reconnect grace, then gives their conversations back to their queues.",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 101, description = "Switching protocols: the WebSocket of live events (`LiveEvent` JSON text frames)."),
+        (status = 400, description = "Not a WebSocket handshake (a plain-text answer from the upgrade).", body = String, content_type = "text/plain"),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+    )
+)]
 async fn upgrade(caller: Caller, State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     ws.on_upgrade(move |socket| serve(socket, state, caller))
 }

@@ -5,6 +5,7 @@
 pub mod auth;
 mod conversations;
 mod live;
+pub mod openapi;
 mod people;
 
 use axum::Router;
@@ -24,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .merge(conversations::routes())
         .merge(people::routes())
         .merge(live::routes())
+        .merge(openapi::routes())
 }
 
 /// An instant as RFC 3339 text (UTC, milliseconds), the way every API timestamp is written.

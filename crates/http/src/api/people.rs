@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
+use super::openapi::{AgentList, ErrorBody, Person, QueueList};
 use super::{engine_error, parse_json};
 use crate::{ApiError, AppState};
 
@@ -22,7 +23,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/queues", get(queues))
 }
 
-fn person_json(state: &AppState, user: &User) -> Option<Value> {
+pub(super) fn person_json(state: &AppState, user: &User) -> Option<Value> {
     let UserKind::Human { role, capacity } = user.kind else {
         return None;
     };
@@ -38,6 +39,20 @@ fn person_json(state: &AppState, user: &User) -> Option<Value> {
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "people",
+    summary = "Who I am",
+    description = "The caller with their presence, capacity, load and queues.",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The caller.", body = Person),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+        (status = 403, description = "The admin token acts for nobody in particular; sign in as a person for this.", body = ErrorBody),
+        (status = 404, description = "The caller is not (or no longer) a person of the configuration.", body = ErrorBody),
+    )
+)]
 async fn me(caller: Caller, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let name = caller.person()?;
     let user = state
@@ -50,14 +65,32 @@ async fn me(caller: Caller, State(state): State<AppState>) -> Result<Json<Value>
         .ok_or_else(|| ApiError::NotFound(format!("`{name}` is not a person")))
 }
 
-#[derive(Deserialize)]
+/// A new presence.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PresenceBody {
+    #[schema(value_type = super::openapi::Presence)]
     presence: String,
 }
 
 /// `PUT /api/v1/me/presence`: `{"presence":"available"}`; waiting work is offered at once if the
 /// new presence allows it.
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/presence",
+    tag = "people",
+    summary = "Set my presence",
+    description = "Sets the caller's presence; waiting work is offered at once if the new presence allows it.",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = PresenceBody,
+    responses(
+        (status = 200, description = "The caller, as `GET /api/v1/me` shows them.", body = Person),
+        (status = 400, description = "Not `{\"presence\"}` (`invalid_body`) or not a presence (`invalid_presence`).", body = ErrorBody),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+        (status = 403, description = "The admin token acts for nobody in particular; sign in as a person for this.", body = ErrorBody),
+        (status = 404, description = "The caller is not (or no longer) a person of the configuration.", body = ErrorBody),
+    )
+)]
 async fn set_presence(caller: Caller, State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let name = caller.person()?.clone();
     let PresenceBody { presence } = parse_json(&body)?;
@@ -74,6 +107,18 @@ async fn set_presence(caller: Caller, State(state): State<AppState>, body: Bytes
 }
 
 /// `GET /api/v1/agents`: every person with presence and load.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agents",
+    tag = "people",
+    summary = "List the people",
+    description = "Every person with presence and load (for transfers and supervisors).",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Every person.", body = AgentList),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+    )
+)]
 async fn agents(_caller: Caller, State(state): State<AppState>) -> Json<Value> {
     let people: Vec<Value> = state
         .hub
@@ -85,6 +130,18 @@ async fn agents(_caller: Caller, State(state): State<AppState>) -> Json<Value> {
 }
 
 /// `GET /api/v1/queues`: every queue with its members and how many conversations wait in it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/queues",
+    tag = "people",
+    summary = "List the queues",
+    description = "Every queue with its members and how many conversations wait in it.",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Every queue.", body = QueueList),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+    )
+)]
 async fn queues(_caller: Caller, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let waiting = state
         .hub
