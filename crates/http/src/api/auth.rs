@@ -134,9 +134,16 @@ struct SignIn {
     password: String,
 }
 
-fn cookie(value: &str, max_age: u64) -> HeaderValue {
+/// The session cookie; `Secure` when the hub's public URL is https, so browsers never send it
+/// over plain HTTP.
+fn cookie(state: &AppState, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if state.hub.channel().service_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}"
+        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
     ))
     .expect("session tokens are URL-safe base64")
 }
@@ -173,7 +180,7 @@ async fn sign_in(State(state): State<AppState>, body: axum::body::Bytes) -> Resu
     let mut response = (StatusCode::CREATED, body).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        cookie(&signed.token, engine::SESSION_LIFETIME.as_secs()),
+        cookie(&state, &signed.token, engine::SESSION_LIFETIME.as_secs()),
     );
     response
         .headers_mut()
@@ -201,7 +208,7 @@ async fn sign_out(caller: Caller, State(state): State<AppState>) -> Result<Respo
         state.hub.sign_out(token).await.map_err(engine_error)?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(header::SET_COOKIE, cookie("", 0));
+    response.headers_mut().insert(header::SET_COOKIE, cookie(&state, "", 0));
     Ok(response)
 }
 
