@@ -74,6 +74,12 @@ pub async fn run(
         store.backend = hub.store().backend().as_str(),
         "switchboard is serving"
     );
+    // Small request/response exchanges (a message, its echo) must not wait for Nagle's timer.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let served = axum::serve(listener, built.router)
         .with_graceful_shutdown(shutdown)
         .await;
