@@ -27,6 +27,7 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
 /// How long one Connector call may take before the reply is given up.
@@ -35,6 +36,37 @@ const CONNECTOR_TIMEOUT: Duration = Duration::from_secs(15);
 /// Serves the echo bot's `POST /api/messages` on `listener` until `shutdown` completes, then
 /// waits for the replies still being sent.
 pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    serve_with(listener, shutdown, None).await
+}
+
+/// A reply the channel took: its ReplyToActivity call was answered 2xx.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// The conversation it went to.
+    pub conversation: String,
+    /// The id of the activity it answers.
+    pub reply_to: Option<String>,
+    /// The id the channel gave the reply (its `ResourceResponse`), if it gave one.
+    pub id: Option<String>,
+    /// The reply's text (`Echo: …`).
+    pub text: String,
+}
+
+/// [`serve`], and sends each reply the channel took on `delivered`, so that a test can check
+/// that the channel kept every reply it acknowledged (a crash test, for one).
+pub async fn serve_reporting(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    delivered: mpsc::UnboundedSender<Delivered>,
+) -> std::io::Result<()> {
+    serve_with(listener, shutdown, Some(delivered)).await
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    delivered: Option<mpsc::UnboundedSender<Delivered>>,
+) -> std::io::Result<()> {
     let client = reqwest::Client::builder()
         .timeout(CONNECTOR_TIMEOUT)
         .tcp_nodelay(true)
@@ -45,6 +77,7 @@ pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()> + S
         client,
         replies: tracker.clone(),
         failures: Arc::default(),
+        delivered,
     };
     let app = Router::new().route("/api/messages", post(messages)).with_state(bot);
     tracing::info!(listen = %listener.local_addr()?, "echo bot is serving");
@@ -69,6 +102,8 @@ struct EchoBot {
     replies: TaskTracker,
     // Counted rather than each logged: under load a failing channel would flood the log.
     failures: Arc<AtomicU64>,
+    // Told of each reply the channel took, when someone asked ([`serve_reporting`]).
+    delivered: Option<mpsc::UnboundedSender<Delivered>>,
 }
 
 /// The parts of an incoming activity the bot needs; the accounts and the conversation are kept
@@ -105,9 +140,10 @@ impl EchoBot {
             self.failed("the activity has no usable serviceUrl or conversation.id");
             return;
         };
+        let text = format!("Echo: {}", incoming.text.as_deref().unwrap_or_default());
         let reply = json!({
             "type": "message",
-            "text": format!("Echo: {}", incoming.text.as_deref().unwrap_or_default()),
+            "text": text,
             "from": incoming.recipient,
             "recipient": incoming.from,
             "conversation": incoming.conversation,
@@ -118,7 +154,25 @@ impl EchoBot {
         match self.client.post(url).json(&reply).send().await {
             Ok(response) if response.status().is_success() => {
                 // Read the body so the connection goes back to the pool.
-                let _ = response.bytes().await;
+                let body = response.bytes().await;
+                if let Some(delivered) = &self.delivered {
+                    let id = body
+                        .ok()
+                        .and_then(|body| serde_json::from_slice::<Value>(&body).ok())
+                        .and_then(|answer| answer.get("id")?.as_str().map(str::to_owned));
+                    let conversation = incoming
+                        .conversation
+                        .as_ref()
+                        .and_then(|c| c.get("id")?.as_str())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let _ = delivered.send(Delivered {
+                        conversation,
+                        reply_to: incoming.id,
+                        id,
+                        text,
+                    });
+                }
             }
             Ok(response) => self.failed(&format!("the channel refused the reply with {}", response.status())),
             Err(e) => self.failed(&format!("the Connector call failed: {e}")),

@@ -118,6 +118,8 @@ impl Hub {
                 self.store()
                     .update_conversation(&conv, ConversationState::Active)
                     .await?;
+                self.work.forget(conversation);
+                self.publish_conversation(&conv);
                 let mut end = Activity::new(botframework::ActivityType::EndOfConversation);
                 end.code = Some(botframework::EndOfConversationCode::CompletedSuccessfully);
                 self.tell_customer(conversation, end).await?;

@@ -80,14 +80,15 @@ impl Hub {
                 .tenant()
                 .workstream(conv.workstream.as_str())
                 .expect("a stored conversation names a configured workstream");
-            let last_customer = self
+            // Not seen since this hub started (a restart): silence counts from now, so a
+            // conversation that was busy before the restart is not abandoned at once.
+            let last_customer = *self
                 .work
                 .last_customer
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(&conv.id)
-                .copied()
-                .unwrap_or(conv.created_at);
+                .entry(conv.id)
+                .or_insert(now);
             let with_agent = matches!(conv.owner, Some(Owner::Agent(_)));
             if !with_agent && now.millis() - last_customer.millis() >= millis(ws.timers.customer_inactivity) {
                 silent.push(conv.id);

@@ -93,7 +93,7 @@ impl Work {
     }
 
     /// Forgets what is kept about a conversation that closed.
-    fn forget(&self, conversation: ConversationId) {
+    pub(crate) fn forget(&self, conversation: ConversationId) {
         lock(&self.declines).remove(&conversation);
         lock(&self.last_customer).remove(&conversation);
         lock(&self.last_position).remove(&conversation);
