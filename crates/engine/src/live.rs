@@ -23,6 +23,8 @@ pub enum Withdrawn {
     TimedOut,
     /// The conversation ended (the customer left) before anyone accepted.
     Ended,
+    /// The agent went into a presence the workstream does not offer work in (not a decline).
+    Unavailable,
 }
 
 impl Withdrawn {
@@ -32,6 +34,7 @@ impl Withdrawn {
             Withdrawn::Declined => "declined",
             Withdrawn::TimedOut => "timed_out",
             Withdrawn::Ended => "ended",
+            Withdrawn::Unavailable => "unavailable",
         }
     }
 }

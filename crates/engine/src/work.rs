@@ -423,7 +423,7 @@ impl Hub {
             let Some(offer) = offer else { return Ok(false) };
             let now = crate::now();
             self.roster.release(agent, offer.units, now);
-            if reason != Withdrawn::Ended {
+            if matches!(reason, Withdrawn::Declined | Withdrawn::TimedOut) {
                 self.work.count_decline(id, agent);
             }
             self.live.publish(LiveEvent::OfferWithdrawn {
@@ -514,6 +514,18 @@ impl Hub {
             user: name.clone(),
             presence,
         });
+        // Offers made to them in a presence they have left go to someone else at once.
+        for offer in self.offers_for(&name) {
+            let allowed = self
+                .store()
+                .get_conversation(offer.conversation)
+                .await?
+                .is_some_and(|c| self.workstream_of(&c).allowed_presences.contains(&presence));
+            if !allowed {
+                self.withdraw_offer(offer.conversation, &name, Some(offer.serial), Withdrawn::Unavailable)
+                    .await?;
+            }
+        }
         self.assignment_cycle(Some(&self.queues_of(&name))).await;
         Ok(())
     }

@@ -924,3 +924,19 @@ async fn in_a_pick_workstream_agents_choose_from_the_waiting_list() {
     assert_eq!(alice.get("/api/v1/me").await.1["used"], 1);
     f.finish().await;
 }
+
+#[tokio::test]
+async fn an_agent_who_steps_away_from_an_offer_passes_it_on_without_a_decline() {
+    let f = TestHub::sample("agents-away").await;
+    let alice = Person::sign_in(&f, "alice").await;
+    let carol = Person::sign_in(&f, "carol").await;
+    alice.presence("available").await;
+    carol.presence("available").await;
+    let id = credit_card_conversation(&f, "c1").await;
+    alice.offered(id).await;
+    alice.presence("away").await;
+    carol.offered(id).await;
+    assert_eq!(alice.get("/api/v1/me").await.1["used"], 0);
+    assert_eq!(alice.get("/api/v1/offers").await.1["offers"], json!([]));
+    f.finish().await;
+}

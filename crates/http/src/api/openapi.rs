@@ -226,6 +226,7 @@ pub enum WithdrawReason {
     Declined,
     TimedOut,
     Ended,
+    Unavailable,
 }
 
 /// The kind of a transcript item.
@@ -791,7 +792,7 @@ mod tests {
         use engine::Withdrawn as W;
         assert_eq!(
             enum_values(&doc, "WithdrawReason"),
-            spelled(&[W::Declined, W::TimedOut, W::Ended], W::as_str)
+            spelled(&[W::Declined, W::TimedOut, W::Ended, W::Unavailable], W::as_str)
         );
     }
 
