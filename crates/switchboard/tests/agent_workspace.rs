@@ -6,11 +6,12 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 mod common;
 use common::TestHub;
 use common::compat::run_browser_script;
+use common::people::{PASSWORD, Person};
 
 async fn hub_with_demo_bot(tag: &str) -> TestHub {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -59,7 +60,7 @@ async fn alice_takes_the_escalation_in_the_workspace_transfers_it_and_bob_ends_i
     let shots = std::env::var("SWITCHBOARD_SCREENSHOTS").ok();
     let workspace_shot = shots.as_ref().map(|d| format!("{d}/agent-workspace.png"));
     let offer_shot = shots.as_ref().map(|d| format!("{d}/agent-offer.png"));
-    let mut env = vec![("HUB_URL", f.base.as_str()), ("PASSWORD", "switchboard-demo")];
+    let mut env = vec![("HUB_URL", f.base.as_str()), ("PASSWORD", PASSWORD)];
     if let (Some(w), Some(o)) = (&workspace_shot, &offer_shot) {
         env.push(("SCREENSHOT", w.as_str()));
         env.push(("SCREENSHOT_OFFER", o.as_str()));
@@ -77,31 +78,9 @@ async fn alice_takes_the_escalation_in_the_workspace_transfers_it_and_bob_ends_i
         .to_owned();
 
     // The supervisor sees the whole of it through the API.
-    let sam: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/sessions", f.base))
-        .json(&json!({"name": "sam", "password": "switchboard-demo"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = sam["token"].as_str().unwrap();
-    let get = |path: String| {
-        let base = f.base.clone();
-        async move {
-            reqwest::Client::new()
-                .get(format!("{base}{path}"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
-    };
-    let details = get(format!("/api/v1/conversations/{id}")).await;
+    let sam = Person::sign_in(&f, "sam").await;
+    let id = domain::ConversationId::parse(&id).unwrap();
+    let (_, details) = sam.get(&format!("/api/v1/conversations/{id}")).await;
     assert_eq!(
         (&details["state"], &details["outcome"]),
         (&json!("closed"), &json!("resolved_by_agent")),
@@ -115,8 +94,7 @@ async fn alice_takes_the_escalation_in_the_workspace_transfers_it_and_bob_ends_i
         .map(|r| r["queue"].as_str().unwrap())
         .collect();
     assert_eq!(queues, ["BotQueue", "CreditCardQueue", "HomeLoanQueue"]);
-    let transcript = get(format!("/api/v1/conversations/{id}/transcript")).await;
-    let items = transcript["activities"].as_array().unwrap();
+    let items = sam.transcript(id).await;
     let by = |role: &str, text: &str| {
         items
             .iter()

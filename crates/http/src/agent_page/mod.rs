@@ -6,10 +6,11 @@
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 
 use crate::AppState;
+use crate::chat_page::asset;
 
 const HTML: &str = include_str!("agent.html");
 const SCRIPT: &str = include_str!("agent.js");
@@ -25,16 +26,6 @@ pub fn routes() -> Router<AppState> {
         .route("/agent", get(page))
         .route("/agent/agent.js", get(script))
         .route("/agent/agent.css", get(style))
-}
-
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    // Small and compiled in: revalidating on every load keeps an upgraded hub's page current.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    response
 }
 
 async fn page() -> Response {

@@ -34,7 +34,8 @@ pub fn routes() -> Router<AppState> {
         .route("/chat/token", post(token))
 }
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
+/// A compiled-in page asset with its type, revalidated on every load (shared by the hub's pages).
+pub(crate) fn asset(content_type: &'static str, body: &'static str) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
