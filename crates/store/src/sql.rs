@@ -209,10 +209,8 @@ impl Store for SqlStore {
 
     async fn get_conversation(&self, id: ConversationId) -> Result<Option<Conversation>, StoreError> {
         let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1");
-        let row: Option<ConversationRow> = sqlx::query_as(&sql)
-            .bind(id.to_string())
-            .fetch_optional(&self.reads)
-            .await?;
+        let row: Option<ConversationRow> =
+            read_retrying(|| sqlx::query_as(&sql).bind(id.to_string()).fetch_optional(&self.reads)).await?;
         row.map(ConversationRow::into_domain).transpose()
     }
 
@@ -232,14 +230,17 @@ impl Store for SqlStore {
 
     async fn list_conversations(&self, filter: &ConversationFilter) -> Result<Vec<Conversation>, StoreError> {
         let (sql, params) = list_query(filter);
-        let mut query = sqlx::query_as::<_, ConversationRow>(&sql);
-        for param in params {
-            query = match param {
-                Param::Text(s) => query.bind(s),
-                Param::Int(n) => query.bind(n),
-            };
-        }
-        let rows = query.fetch_all(&self.reads).await?;
+        let rows = read_retrying(|| {
+            let mut query = sqlx::query_as::<_, ConversationRow>(&sql);
+            for param in params.clone() {
+                query = match param {
+                    Param::Text(s) => query.bind(s),
+                    Param::Int(n) => query.bind(n),
+                };
+            }
+            query.fetch_all(&self.reads)
+        })
+        .await?;
         rows.into_iter().map(ConversationRow::into_domain).collect()
     }
 
@@ -286,12 +287,14 @@ impl Store for SqlStore {
         let sql = format!(
             "SELECT {ACTIVITY_COLUMNS} FROM activities WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
         );
-        let rows: Vec<ActivityRow> = sqlx::query_as(&sql)
-            .bind(conversation.to_string())
-            .bind(seq_param(after))
-            .bind(i64::from(limit))
-            .fetch_all(&self.reads)
-            .await?;
+        let rows: Vec<ActivityRow> = read_retrying(|| {
+            sqlx::query_as(&sql)
+                .bind(conversation.to_string())
+                .bind(seq_param(after))
+                .bind(i64::from(limit))
+                .fetch_all(&self.reads)
+        })
+        .await?;
         rows.into_iter().map(|r| r.into_domain(conversation)).collect()
     }
 
@@ -382,6 +385,28 @@ impl Store for SqlStore {
         self.writer.shutdown().await;
         self.reads.close().await;
     }
+}
+
+/// Runs a read, and again on a fresh connection when the one it got turned out to be dead (the
+/// database server restarted): a read changes nothing, so another try is always exact. A few
+/// tries over about 1.75 s, then the error stands.
+async fn read_retrying<T, F, Fut>(mut run: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut result = run().await;
+    for pause_ms in [50, 200, 500, 1_000] {
+        match &result {
+            Err(e) if crate::writer::is_connection_loss(e) => {
+                tracing::warn!(error = %e, pause_ms, "a read lost its database connection; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+                result = run().await;
+            }
+            _ => break,
+        }
+    }
+    result
 }
 
 /// A bound value of a dynamically built query.

@@ -25,8 +25,11 @@
 //! SQL error, so they never spoil a batch. If a batch fails anyway with an error from the
 //! database (a constraint nobody expected, a trigger), each of its requests is retried in a
 //! transaction of its own, so only the culprit fails (unless the retries keep failing, which
-//! means the database is at fault, not a request). A connection-level failure fails the whole
-//! batch with [`StoreError::Database`]; the writer logs it once and keeps serving.
+//! means the database is at fault, not a request). A connection lost before COMMIT was sent
+//! (the server restarted) retries the whole batch on a fresh connection, a few times over about
+//! 4 s: nothing of it was committed, so that is exact. A failure during COMMIT (outcome unknown)
+//! or one that outlasts the retries fails the whole batch with [`StoreError::Database`]; the
+//! writer logs it and keeps serving.
 //!
 //! Why all writes, not only appends, go through this task: with SQLite there is one writer at a
 //! time, and a second writer waiting on `busy_timeout` could starve behind back-to-back group
@@ -267,7 +270,21 @@ impl WriterTask {
 
     async fn commit_batch(&self, batch: Vec<Request>) {
         let ops: Vec<&Op> = batch.iter().map(|r| &r.op).collect();
-        match self.transact(&ops).await {
+        let mut result = self.transact(&ops).await;
+        // The connection was lost before COMMIT was sent (the server restarted, the network
+        // blipped): nothing of the batch was committed, so running it again on a fresh
+        // connection is exact, not a guess. A few tries, about 4 s in all, then it fails.
+        for pause_ms in RECONNECT_PAUSES_MS {
+            match &result {
+                Err(Failed::BeforeCommit(e)) if is_connection_loss(e) => {
+                    tracing::warn!(error = %e, batch.size = batch.len(), pause_ms, "the database connection was lost before commit; retrying the batch");
+                    tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+                    result = self.transact(&ops).await;
+                }
+                _ => break,
+            }
+        }
+        match result.map_err(Failed::into_inner) {
             Ok(outcomes) => {
                 self.count(&outcomes);
                 for (request, outcome) in batch.into_iter().zip(outcomes) {
@@ -302,7 +319,7 @@ impl WriterTask {
                 request.reply.fail(error.clone());
                 continue;
             }
-            match self.transact(&[&request.op]).await {
+            match self.transact(&[&request.op]).await.map_err(Failed::into_inner) {
                 Ok(mut outcomes) => {
                     consecutive_failures = 0;
                     self.count(&outcomes);
@@ -343,27 +360,60 @@ impl WriterTask {
     }
 
     /// Runs `ops` in one transaction and commits it.
-    async fn transact(&self, ops: &[&Op]) -> Result<Vec<Outcome>, sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
+    async fn transact(&self, ops: &[&Op]) -> Result<Vec<Outcome>, Failed> {
+        let mut conn = self.pool.acquire().await.map_err(Failed::BeforeCommit)?;
         let conn: &mut AnyConnection = &mut conn;
-        let mut tx = match self.backend {
+        let begun = match self.backend {
             // Take the write lock up front rather than on the first write, so that the
             // transaction can never be refused half-way because another process wrote meanwhile.
-            Backend::Sqlite => Connection::begin_with(conn, "BEGIN IMMEDIATE").await?,
-            Backend::Postgres => Connection::begin(conn).await?,
+            Backend::Sqlite => Connection::begin_with(conn, "BEGIN IMMEDIATE").await,
+            Backend::Postgres => Connection::begin(conn).await,
         };
+        let mut tx = begun.map_err(Failed::BeforeCommit)?;
         match apply(&mut tx, self.backend, ops).await {
             Ok(outcomes) => {
-                tx.commit().await?;
+                tx.commit().await.map_err(Failed::InCommit)?;
                 Ok(outcomes)
             }
             Err(e) => {
                 if let Err(rollback) = tx.rollback().await {
                     tracing::warn!(error = %rollback, "rolling back a failed write batch failed");
                 }
-                Err(e)
+                Err(Failed::BeforeCommit(e))
             }
         }
+    }
+}
+
+/// How long the writer waits before each new try of a batch whose connection was lost.
+const RECONNECT_PAUSES_MS: [u64; 5] = [100, 250, 500, 1_000, 2_000];
+
+/// Where a transaction failed: before COMMIT was sent (nothing was committed) or during it (the
+/// outcome is unknown, so it is never retried blindly).
+#[derive(Debug)]
+enum Failed {
+    BeforeCommit(sqlx::Error),
+    InCommit(sqlx::Error),
+}
+
+impl Failed {
+    fn into_inner(self) -> sqlx::Error {
+        match self {
+            Failed::BeforeCommit(e) | Failed::InCommit(e) => e,
+        }
+    }
+}
+
+/// Whether `e` says the connection to the database is gone rather than that a statement was
+/// refused: an I/O error, a pool that could not hand out a connection, or PostgreSQL's
+/// "terminating connection" and connection-exception codes (classes 57P and 08).
+pub(crate) fn is_connection_loss(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("57P") || code.starts_with("08")),
+        _ => false,
     }
 }
 
