@@ -179,13 +179,13 @@ impl Hub {
         };
         let appended = self.store().append_activity(conversation, new.clone()).await?;
         if !appended.duplicate {
-            let stored = StoredActivity {
+            let stored = std::sync::Arc::new(StoredActivity {
                 seq: appended.seq,
                 activity: new,
-            };
+            });
             self.live.publish(crate::live::LiveEvent::Activity {
                 conversation,
-                activity: std::sync::Arc::new(stored.clone()),
+                activity: stored.clone(),
             });
             self.events.publish(conversation, stored);
         }

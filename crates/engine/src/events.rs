@@ -38,10 +38,10 @@ impl Events {
 
     /// Publishes a stored activity to `conversation`'s watchers; forgets the channel once nobody
     /// watches any more.
-    pub(crate) fn publish(&self, conversation: ConversationId, activity: StoredActivity) {
+    pub(crate) fn publish(&self, conversation: ConversationId, activity: Arc<StoredActivity>) {
         let mut channels = self.channels();
         if let Some(channel) = channels.get(&conversation)
-            && channel.send(Arc::new(activity)).is_err()
+            && channel.send(activity).is_err()
         {
             channels.remove(&conversation);
         }
@@ -73,12 +73,12 @@ mod tests {
     fn watchers_get_what_is_published_after_they_subscribe_and_unwatched_channels_are_dropped() {
         let events = Events::default();
         let id = ConversationId(uuid::Uuid::from_u128(1));
-        events.publish(id, activity(1));
+        events.publish(id, Arc::new(activity(1)));
         let mut rx = events.subscribe(id);
-        events.publish(id, activity(2));
+        events.publish(id, Arc::new(activity(2)));
         assert_eq!(rx.try_recv().unwrap().seq, Seq(2));
         drop(rx);
-        events.publish(id, activity(3));
+        events.publish(id, Arc::new(activity(3)));
         assert!(events.channels().is_empty());
     }
 }

@@ -184,16 +184,7 @@ fn keys(dir: &std::path::Path, action: KeysAction) -> ExitCode {
             .map_err(|e| e.to_string()),
         KeysAction::Retire { kid } => crate::keys::retire(dir, &kid, now).map(|()| format!("retired {kid}")),
     };
-    match result {
-        Ok(text) => {
-            println!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    report(result)
 }
 
 fn report(result: Result<String, String>) -> ExitCode {

@@ -435,34 +435,12 @@ impl Builder<'_> {
             Some(c) => ChannelConfig {
                 issuer: c.issuer.clone(),
                 signing_keys: c.signing_keys.clone(),
-                token_lifetime: c
-                    .token_lifetime
-                    .as_ref()
-                    .and_then(|v| match parse_duration(v.get_ref()) {
-                        Ok(d) if !d.is_zero() => Some(d),
-                        Ok(_) | Err(_) => {
-                            self.error(
-                                v.span(),
-                                "invalid token lifetime",
-                                Some("write a positive duration such as \"1h\" or \"30m\"".into()),
-                            );
-                            None
-                        }
-                    }),
-                queue_position_every: c
-                    .queue_position_every
-                    .as_ref()
-                    .and_then(|v| match parse_duration(v.get_ref()) {
-                        Ok(d) if !d.is_zero() => Some(d),
-                        Ok(_) | Err(_) => {
-                            self.error(
-                                v.span(),
-                                "invalid queue_position_every",
-                                Some("write a positive duration such as \"30s\"".into()),
-                            );
-                            None
-                        }
-                    }),
+                token_lifetime: self.positive_duration(&c.token_lifetime, "token lifetime", "\"1h\" or \"30m\""),
+                queue_position_every: self.positive_duration(
+                    &c.queue_position_every,
+                    "queue_position_every",
+                    "\"30s\"",
+                ),
             },
         };
         let mut bot_tokens = HashMap::new();
@@ -639,6 +617,22 @@ impl Builder<'_> {
                     let help = e.help();
                     self.error(span, e.to_string(), help);
                 }
+                None
+            }
+        }
+    }
+
+    /// A duration that must be more than zero, or an error at its place naming `what`.
+    fn positive_duration(&mut self, raw: &Option<Spanned<RawDuration>>, what: &str, example: &str) -> Option<Duration> {
+        let v = raw.as_ref()?;
+        match parse_duration(v.get_ref()) {
+            Ok(d) if !d.is_zero() => Some(d),
+            Ok(_) | Err(_) => {
+                self.error(
+                    v.span(),
+                    format!("invalid {what}"),
+                    Some(format!("write a positive duration such as {example}")),
+                );
                 None
             }
         }
