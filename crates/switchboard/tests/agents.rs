@@ -440,19 +440,12 @@ fn one_seat_config() -> String {
 
 /// Opens a conversation that routing sends straight to CreditCardQueue (pre-chat context).
 async fn credit_card_conversation(f: &TestHub, customer: &str) -> ConversationId {
-    let token: Value = reqwest::Client::new()
-        .post(format!("{}/v3/directline/tokens/generate", f.base))
-        .bearer_auth(common::SAMPLE_DIRECTLINE_SECRET)
-        .json(&json!({"user": {"id": customer}, "context": {"BotHandoffTopic": "CreditCard"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = f
+        .directline_token_for(json!({"user": {"id": customer}, "context": {"BotHandoffTopic": "CreditCard"}}))
+        .await;
     let started: Value = reqwest::Client::new()
         .post(format!("{}/v3/directline/conversations", f.base))
-        .bearer_auth(token["token"].as_str().unwrap())
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap()

@@ -134,10 +134,17 @@ impl TestHub {
     /// A Direct Line token for a new conversation of user `user_id`, from the sample's website
     /// channel (what a site's backend would get).
     pub async fn directline_token(&self, user_id: &str) -> String {
+        self.directline_token_for(serde_json::json!({"user": {"id": user_id, "name": "Casey"}}))
+            .await
+    }
+
+    /// A Direct Line token from the sample's website channel for a `tokens/generate` body of the
+    /// test's choosing (pre-chat context, customer details).
+    pub async fn directline_token_for(&self, body: serde_json::Value) -> String {
         let body: serde_json::Value = reqwest::Client::new()
             .post(format!("{}/v3/directline/tokens/generate", self.base))
             .bearer_auth(SAMPLE_DIRECTLINE_SECRET)
-            .json(&serde_json::json!({"user": {"id": user_id, "name": "Casey"}}))
+            .json(&body)
             .send()
             .await
             .unwrap()
