@@ -65,6 +65,9 @@ pub struct ChannelConfig {
     pub token_lifetime: Option<Duration>,
     /// How often a waiting customer is told their place in the queue. Default: 30 s.
     pub queue_position_every: Option<Duration>,
+    /// How long one POST to a bot may take before the bot counts as unavailable for that
+    /// conversation. Default: 15 s.
+    pub bot_timeout: Option<Duration>,
 }
 
 /// Server settings a configuration file may give; command-line flags override them.
@@ -243,6 +246,7 @@ struct RawChannel {
     signing_keys: Option<String>,
     token_lifetime: Option<Spanned<RawDuration>>,
     queue_position_every: Option<Spanned<RawDuration>>,
+    bot_timeout: Option<Spanned<RawDuration>>,
 }
 
 #[derive(Deserialize)]
@@ -441,6 +445,7 @@ impl Builder<'_> {
                     "queue_position_every",
                     "\"30s\"",
                 ),
+                bot_timeout: self.positive_duration(&c.bot_timeout, "bot_timeout", "\"15s\""),
             },
         };
         let mut bot_tokens = HashMap::new();
@@ -1065,6 +1070,19 @@ mod tests {
         let names: Vec<_> = ws.rules.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["BotRule", "CreditCardRule", "HomeLoanRule"]);
         assert!(config.tenant.queue("BotQueue").is_some());
+    }
+
+    #[test]
+    fn the_bot_timeout_is_a_positive_duration() {
+        let with =
+            |value: &str| SAMPLE.replacen("[tenant]", &format!("[channel]\nbot_timeout = {value}\n\n[tenant]"), 1);
+        let config = load("test.toml", &with("\"2s\"")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.channel.bot_timeout, Some(Duration::from_secs(2)));
+        assert_eq!(load(SAMPLE_NAME, SAMPLE).unwrap().channel.bot_timeout, None);
+        for bad in ["\"0s\"", "\"soon\""] {
+            let e = errors(&with(bad)).to_string();
+            assert!(e.contains("invalid bot_timeout") && e.contains("\"15s\""), "{bad}: {e}");
+        }
     }
 
     #[test]

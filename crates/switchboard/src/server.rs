@@ -180,6 +180,7 @@ pub fn build(
             .channel
             .queue_position_every
             .unwrap_or(ChannelSettings::default().queue_position_every),
+        timeout: config.channel.bot_timeout.unwrap_or(ChannelSettings::default().timeout),
         ..ChannelSettings::default()
     };
     let hub = Arc::new(Hub::with_channel(config.tenant, store, channel).with_people(config.people));

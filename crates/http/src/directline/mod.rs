@@ -3,8 +3,8 @@
 //!
 //! Status discipline, because the clients act on statuses: 403 only for a bad, expired or
 //! foreign token (directlinejs shows "expired token"), 404 only for an unknown or ended
-//! conversation ("ended"), 502 when the bot fails to take a posted activity (directlinejs then
-//! retries), 400 for a malformed request, and never a 5xx on the polling GET (a failed poll
+//! conversation ("ended"), 502 when the bot refuses a posted activity (an unavailable
+//! bot is not an error for the customer: people take over), 400 for a malformed request, and never a 5xx on the polling GET (a failed poll
 //! stops directlinejs polling for good). Errors are `{"error":{"code","message"}}`, mapped in
 //! [`DlError`]'s one `match`.
 //!
@@ -460,10 +460,16 @@ fn from_token_user(activity: &mut botframework::Activity, claims: &TokenClaims) 
     activity.from = Some(from);
 }
 
-/// The answer to a posted activity: its id, or 502 when the bot did not take it (it is stored
-/// all the same).
+/// The answer to a posted activity: its id, or 502 when the bot refused it (it is stored all the
+/// same). A bot found unavailable is not the customer's problem: by the time the delivery
+/// fails the hub has escalated the conversation to people, who get the activity, and the
+/// customer has been told — so it is a success, and the client does not send it again.
 fn posted(sent: engine::CustomerSent) -> Result<Json<ResourceResponse>, DlError> {
     match sent.delivery {
+        CustomerDelivery::BotFailed(engine::DeliveryError::Unavailable { bot, reason }) => {
+            tracing::debug!(activity.id = %sent.id, bot = %bot, reason = %reason, "posted while the bot was unavailable; kept for people");
+            Ok(Json(ResourceResponse::new(sent.id)))
+        }
         CustomerDelivery::BotFailed(e) => Err(DlError::BotFailed(format!(
             "the activity was stored (id {}), but {e}",
             sent.id
