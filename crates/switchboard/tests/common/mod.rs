@@ -54,11 +54,16 @@ impl TestHub {
     /// A hub serving on `listener` (bound beforehand when a bot must know the hub's URL before
     /// the hub's configuration can name the bot's endpoint).
     pub async fn on(listener: tokio::net::TcpListener, tag: &str, text: &str) -> Self {
-        let config = config::load("test.toml", text).unwrap_or_else(|e| panic!("{e}"));
         let dir = unique_dir(tag);
-        let store = store::open(&format!("sqlite://{}/hub.db", dir.display()))
-            .await
-            .unwrap();
+        let url = format!("sqlite://{}/hub.db", dir.display());
+        Self::on_database(listener, dir, &url, text).await
+    }
+
+    /// A hub over the database at `database_url` (PostgreSQL, say), keeping its files in `dir`.
+    pub async fn on_database(listener: tokio::net::TcpListener, dir: PathBuf, database_url: &str, text: &str) -> Self {
+        let config = config::load("test.toml", text).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = store::open(database_url).await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let built = switchboard::server::build(config, store, base.clone(), ADMIN_TOKEN.into())
             .unwrap_or_else(|e| panic!("{e}"));
