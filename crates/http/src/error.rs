@@ -64,3 +64,54 @@ impl IntoResponse for ApiError {
 pub async fn not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no such endpoint: {}", uri.path()))
 }
+
+/// The most of a plain-text error body that is carried into its JSON form.
+const MAX_REJECTION_TEXT: usize = 1024;
+
+/// Gives every error the hub answers the one JSON shape, also those axum makes itself before a
+/// handler runs (a body over the size limit, a method the route lacks, an unreadable path or
+/// query, a wrong content type): their plain text becomes the `message`, and the `code` is the
+/// one the surface uses for that status (Direct Line's own codes under `/v3/directline`).
+pub async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let directline = request.uri().path().starts_with("/v3/directline");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = match axum::body::to_bytes(body, MAX_REJECTION_TEXT * 4).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let mut message: String = text.chars().take(MAX_REJECTION_TEXT).collect();
+    if message.is_empty() {
+        message = status.canonical_reason().unwrap_or("error").to_owned();
+    }
+    let code = match (directline, status.as_u16()) {
+        (true, 400 | 415 | 422) => "BadArgument",
+        (true, 404) => "NotFound",
+        (true, 405) => "MethodNotAllowed",
+        (true, 413) => "MessageSizeTooBig",
+        (true, 429) => "TooManyRequests",
+        (false, 400 | 415 | 422) => "bad_request",
+        (false, 404) => "not_found",
+        (false, 405) => "method_not_allowed",
+        (false, 413) => "too_large",
+        (false, 429) => "too_many_requests",
+        (true, _) => "ServiceError",
+        (false, _) => "error",
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    let body = json!({ "error": { "code": code, "message": message } }).to_string();
+    Response::from_parts(parts, axum::body::Body::from(body))
+}

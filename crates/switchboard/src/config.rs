@@ -50,6 +50,27 @@ pub struct Config {
     /// What the configuration says about each person beyond the tenant's user: password hash,
     /// supervised queues.
     pub people: engine::People,
+    /// Limits on what customers may send (`[limits]`).
+    pub limits: Limits,
+}
+
+/// Limits on what customers may send (`[limits]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Activities per second one conversation's customer may send after a burst; `None` (set
+    /// as 0): no limit. Default: 10.
+    pub customer_activities_per_second: Option<std::num::NonZeroU32>,
+    /// How many activities a customer may send at once. Default: 30.
+    pub customer_activity_burst: std::num::NonZeroU32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            customer_activities_per_second: std::num::NonZeroU32::new(10),
+            customer_activity_burst: std::num::NonZeroU32::new(30).expect("not zero"),
+        }
+    }
 }
 
 /// How the hub signs the tokens it sends to bots with an app id (`[channel]`).
@@ -212,6 +233,14 @@ struct RawConfig {
     queues: Vec<RawQueue>,
     #[serde(default)]
     workstreams: Vec<RawWorkstream>,
+    limits: Option<RawLimits>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    customer_activities_per_second: Option<u32>,
+    customer_activity_burst: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -448,6 +477,7 @@ impl Builder<'_> {
                 bot_timeout: self.positive_duration(&c.bot_timeout, "bot_timeout", "\"15s\""),
             },
         };
+        let limits = self.limits(raw.limits.as_ref());
         let mut bot_tokens = HashMap::new();
         let mut demo_bots = Vec::new();
         let mut users = Vec::new();
@@ -607,6 +637,7 @@ impl Builder<'_> {
                 locale,
                 directline,
                 people,
+                limits,
             }),
             Err(errors) => {
                 for e in errors {
@@ -625,6 +656,26 @@ impl Builder<'_> {
                 None
             }
         }
+    }
+
+    /// `[limits]`, defaults for what it leaves out.
+    fn limits(&mut self, raw: Option<&RawLimits>) -> Limits {
+        let mut limits = Limits::default();
+        let Some(raw) = raw else { return limits };
+        if let Some(per_second) = raw.customer_activities_per_second {
+            limits.customer_activities_per_second = std::num::NonZeroU32::new(per_second);
+        }
+        if let Some(burst) = &raw.customer_activity_burst {
+            match std::num::NonZeroU32::new(*burst.get_ref()) {
+                Some(b) => limits.customer_activity_burst = b,
+                None => self.error(
+                    burst.span(),
+                    "invalid customer_activity_burst",
+                    Some("at least 1 activity must be allowed at once, e.g. 30".to_owned()),
+                ),
+            }
+        }
+        limits
     }
 
     /// A duration that must be more than zero, or an error at its place naming `what`.
@@ -1070,6 +1121,30 @@ mod tests {
         let names: Vec<_> = ws.rules.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["BotRule", "CreditCardRule", "HomeLoanRule"]);
         assert!(config.tenant.queue("BotQueue").is_some());
+    }
+
+    #[test]
+    fn limits_have_defaults_zero_turns_the_rate_off_and_a_zero_burst_is_refused() {
+        let with = |text: &str| format!("{SAMPLE}\n[limits]\n{text}\n");
+        assert_eq!(load(SAMPLE_NAME, SAMPLE).unwrap().limits, Limits::default());
+        let config = load("test.toml", &with("customer_activities_per_second = 0")).unwrap();
+        assert_eq!(config.limits.customer_activities_per_second, None);
+        let config = load(
+            "test.toml",
+            &with("customer_activities_per_second = 2\ncustomer_activity_burst = 5"),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                config.limits.customer_activities_per_second.map(|n| n.get()),
+                config.limits.customer_activity_burst.get()
+            ),
+            (Some(2), 5)
+        );
+        let e = errors(&with("customer_activity_burst = 0")).to_string();
+        assert!(e.contains("invalid customer_activity_burst"), "{e}");
+        let e = errors(&with("per_minute = 3")).to_string();
+        assert!(e.contains("per_minute"), "{e}");
     }
 
     #[test]

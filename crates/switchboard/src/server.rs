@@ -191,6 +191,12 @@ pub fn build(
         admin_token,
         directline: http::directline::DirectLine {
             channels: Arc::new(config.directline),
+            rate: config.limits.customer_activities_per_second.map(|per_second| {
+                Arc::new(http::directline::CustomerRate::new(
+                    per_second,
+                    config.limits.customer_activity_burst,
+                ))
+            }),
         },
     });
     Ok(Built { hub, router, keys_dir })

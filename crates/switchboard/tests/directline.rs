@@ -407,3 +407,114 @@ fn from_demo_bot(mut activity: botframework::Activity) -> botframework::Activity
     activity.from = Some(botframework::ChannelAccount::new("DemoBot"));
     activity
 }
+
+#[tokio::test]
+async fn a_customer_sending_too_fast_is_told_to_wait_and_what_was_refused_is_not_stored() {
+    let bot = common::RecordingBot::start().await;
+    let config = format!(
+        "{}\n[limits]\ncustomer_activities_per_second = 1\ncustomer_activity_burst = 3\n",
+        switchboard::config::SAMPLE.replace(common::SAMPLE_BOT_ENDPOINT, &bot.endpoint())
+    );
+    let f = TestHub::new("dl-rate", &config).await;
+    let dl = Client::new(&f);
+    let (id, token) = dl.start(json!({"user": {"id": "dl_fast"}})).await;
+    let (other, other_token) = dl.start(json!({"user": {"id": "dl_calm"}})).await;
+    let path = format!("/conversations/{id}/activities");
+    for n in 0..3 {
+        let (status, body) = dl.post(&path, &token, message(&format!("m{n}"), "c")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let response = dl
+        .http
+        .post(format!("{}{path}", dl.base))
+        .bearer_auth(&token)
+        .json(&message("one too many", "c"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "TooManyRequests");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than 3 activities at once or 1 per second"),
+        "{body}"
+    );
+    // Another conversation has its own allowance.
+    let (status, body) = dl
+        .post(
+            &format!("/conversations/{other}/activities"),
+            &other_token,
+            message("hello", "c"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let (_, set) = dl.get(&path, &token).await;
+    let texts: Vec<&str> = set["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["m0", "m1", "m2"], "the refused message was not stored");
+    // After the wait, the customer may send again.
+    tokio::time::sleep(std::time::Duration::from_secs(retry_after)).await;
+    let (status, body) = dl.post(&path, &token, message("and now", "c")).await;
+    assert_eq!(status, 200, "{body}");
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn requests_refused_before_any_handler_still_get_a_json_error() {
+    let f = TestHub::sample("dl-rejections").await;
+    let dl = Client::new(&f);
+    let (id, token) = dl.start(json!({})).await;
+    let http = reqwest::Client::new();
+
+    // A body over the 2 MiB request limit.
+    let huge = format!("{{\"user\":{{\"id\":\"{}\"}}}}", "x".repeat(3 * 1024 * 1024));
+    let response = http
+        .post(format!("{}/tokens/generate", dl.base))
+        .bearer_auth(SECRET)
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "MessageSizeTooBig", "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("length limit"),
+        "{body}"
+    );
+
+    // A method the route does not have.
+    let response = http
+        .delete(format!("{}/conversations/{id}/activities", dl.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "MethodNotAllowed", "{body}");
+
+    // An unreadable query string, outside Direct Line too.
+    let response = http
+        .get(format!("{}/api/v1/conversations?limit=lots", f.base))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
+    f.finish().await;
+}

@@ -168,9 +168,11 @@ impl Drop for PrivatePostgres {
     }
 }
 
-/// The sample configuration with its bot at `endpoint` (the test's echo bot).
+/// The sample configuration with its bot at `endpoint` (the test's echo bot), and no rate limit
+/// on customers (the load tool's send far faster than people).
 fn config(endpoint: &str) -> String {
-    switchboard::config::SAMPLE.replace(common::SAMPLE_BOT_ENDPOINT, endpoint)
+    let sample = switchboard::config::SAMPLE.replace(common::SAMPLE_BOT_ENDPOINT, endpoint);
+    format!("{sample}\n[limits]\ncustomer_activities_per_second = 0\n")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

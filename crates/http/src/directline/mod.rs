@@ -11,6 +11,7 @@
 //! Secrets (one per chat channel, `[[directline]]`) are accepted only where a client starts
 //! something: token generation and starting a conversation. Everything else takes a token.
 
+mod limits;
 mod stream;
 pub mod tokens;
 
@@ -34,6 +35,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tower_http::cors::{Any, CorsLayer};
 
+pub use limits::CustomerRate;
 pub use tokens::DirectLineChannel;
 use tokens::{TokenClaims, TokenError, unix_now};
 
@@ -43,6 +45,8 @@ use crate::AppState;
 #[derive(Debug, Clone, Default)]
 pub struct DirectLine {
     pub channels: Arc<Vec<DirectLineChannel>>,
+    /// How fast one conversation's customer may send; `None`: no limit.
+    pub rate: Option<Arc<CustomerRate>>,
 }
 
 pub fn routes() -> Router<AppState> {
@@ -88,6 +92,8 @@ pub enum DlError {
     TooLarge(String),
     /// The bot did not take the activity (it is stored all the same).
     BotFailed(String),
+    /// The conversation's customer sends faster than the limit; the activity was not stored.
+    TooManyRequests { message: String, retry_after_secs: u64 },
     /// Anything else; logged, never detailed to the client.
     Internal(String),
 }
@@ -100,6 +106,18 @@ impl IntoResponse for DlError {
             DlError::BadRequest(m) => (StatusCode::BAD_REQUEST, "BadArgument", m),
             DlError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "MessageSizeTooBig", m),
             DlError::BotFailed(m) => (StatusCode::BAD_GATEWAY, "BotError", m),
+            DlError::TooManyRequests {
+                message,
+                retry_after_secs,
+            } => {
+                let body = Json(json!({ "error": { "code": "TooManyRequests", "message": message } }));
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, retry_after_secs.to_string())],
+                    body,
+                )
+                    .into_response();
+            }
             DlError::Internal(detail) => {
                 tracing::error!(error.detail = %detail, "direct line request failed");
                 (
@@ -165,6 +183,14 @@ fn bearer(headers: &HeaderMap) -> Result<&str, DlError> {
 }
 
 impl DirectLine {
+    /// Counts one activity the customer of `conversation` sends against the rate limit.
+    fn take_one(&self, conversation: ConversationId) -> Result<(), DlError> {
+        match &self.rate {
+            Some(rate) => rate.check(conversation),
+            None => Ok(()),
+        }
+    }
+
     fn credential(&self, headers: &HeaderMap) -> Result<Credential, DlError> {
         let presented = bearer(headers)?;
         if let Some(i) = self.channels.iter().position(|c| c.secret == presented) {
@@ -436,6 +462,7 @@ async fn post_activity(
 ) -> Result<Json<ResourceResponse>, DlError> {
     let (claims, _) = state.directline.token_for(&headers, &id)?;
     let conversation = existing(&state, &id).await?;
+    state.directline.take_one(conversation)?;
     let mut activity = validate::parse_activity(&body).map_err(|e| match e {
         ActivityError::TooLarge { .. } => DlError::TooLarge(e.to_string()),
         e => DlError::BadRequest(e.to_string()),
@@ -554,6 +581,7 @@ async fn upload(
 ) -> Result<Json<ResourceResponse>, DlError> {
     let (claims, _) = state.directline.token_for(&headers, &id)?;
     let conversation = existing(&state, &id).await?;
+    state.directline.take_one(conversation)?;
     let mut multipart =
         multipart.map_err(|e| DlError::BadRequest(format!("an upload is a multipart/form-data body: {e}")))?;
     let mut activity = None;
