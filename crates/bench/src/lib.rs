@@ -12,6 +12,7 @@
 //! The binary `switchboard-bench` puts each behind a subcommand; see `switchboard-bench --help`.
 
 pub mod echo_bot;
+pub mod escalation;
 pub mod ledger;
 pub mod load;
 pub mod relay;

@@ -31,6 +31,53 @@ enum Command {
     EchoBot(EchoBotArgs),
     Run(RunArgs),
     Relay(RelayArgs),
+    Escalation(EscalationArgs),
+}
+
+/// Escalation load: customers ask for a person, this tool's bot escalates each, and simulated
+/// agents take the offers on their events sockets (accept, end, close).
+///
+/// The bot listens on --bot-listen; the hub's `[[bots]] endpoint` must be
+/// http://BOT-LISTEN/api/messages. Measures escalation accepted (the hub answered the bot's
+/// escalation 2xx) → agent notified (the offer frame arrived), all in this process on one
+/// clock. Exit status 0 when every conversation was offered exactly once and handled.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example (the sample configuration, its bot pointed at 127.0.0.1:3979):\n  \
+    switchboard-bench escalation --hub http://127.0.0.1:8080 --secret \"$SECRET\" \\\n    \
+    --agents alice,bob,carol --password switchboard-demo --conversations 500 --concurrency 20"
+)]
+struct EscalationArgs {
+    /// The hub's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    hub: Url,
+    /// The `[[directline]]` channel's secret.
+    #[arg(long, env = "SWITCHBOARD_BENCH_SECRET", hide_env_values = true)]
+    secret: String,
+    /// Where the escalating bot listens.
+    #[arg(long, default_value = "127.0.0.1:3979")]
+    bot_listen: SocketAddr,
+    /// The agents' sign-in names, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    agents: Vec<String>,
+    /// The agents' password.
+    #[arg(long, env = "SWITCHBOARD_BENCH_PASSWORD", hide_env_values = true)]
+    password: String,
+    /// Conversations in all.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    conversations: u32,
+    /// Customers starting their conversation at the same time.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    concurrency: u32,
+    /// `BotHandoffTopic` values the bot escalates with, in turn, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "CreditCard,HomeLoan")]
+    topics: Vec<String>,
+    /// Stop after this many seconds whatever happens.
+    #[arg(long, default_value_t = 120)]
+    max_seconds: u64,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Serve a fast Bot Framework bot that replies `Echo: <text>` to every message.
@@ -63,9 +110,17 @@ struct RunArgs {
     /// The hub's base URL (Direct Line is under /v3/directline).
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     hub: Url,
+    /// The Direct Line base URL, when it is not HUB/v3/directline (offline-directline:
+    /// http://HOST:PORT/directline).
+    #[arg(long)]
+    directline_url: Option<Url>,
     /// The `[[directline]]` channel's secret.
     #[arg(long, env = "SWITCHBOARD_BENCH_SECRET", hide_env_values = true)]
     secret: String,
+    /// Start conversations with the secret itself, without tokens/generate (for a Direct Line
+    /// that has no token endpoint, such as offline-directline).
+    #[arg(long)]
+    skip_token: bool,
     /// Concurrent customers (C).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     customers: u32,
@@ -121,7 +176,7 @@ struct RelayArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Run(_) => "warn",
+        Command::Run(_) | Command::Escalation(_) => "warn",
         Command::EchoBot(_) | Command::Relay(_) => "info",
     };
     tracing_subscriber::fmt()
@@ -148,6 +203,7 @@ fn main() -> ExitCode {
                 .await
             }
             Command::Run(args) => run(args).await,
+            Command::Escalation(args) => escalation(args).await,
         }
     })
 }
@@ -181,6 +237,8 @@ async fn run(args: RunArgs) -> ExitCode {
         args.messages as usize,
         args.transport,
     );
+    config.directline = args.directline_url;
+    config.skip_token = args.skip_token;
     config.warmup = args.warmup as usize;
     config.poll_interval = Duration::from_millis(args.poll_interval_ms);
     config.max_duration = Duration::from_secs(args.max_seconds);
@@ -188,6 +246,37 @@ async fn run(args: RunArgs) -> ExitCode {
     config.request_timeout = Duration::from_millis(args.request_timeout_ms);
     config.drain = Duration::from_millis(args.drain_ms);
     let report = match switchboard_bench::run(config).await {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_table());
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+async fn escalation(args: EscalationArgs) -> ExitCode {
+    let config = switchboard_bench::escalation::EscalationConfig {
+        hub: args.hub,
+        secret: args.secret,
+        bot_listen: args.bot_listen,
+        agents: args.agents,
+        password: args.password,
+        conversations: args.conversations as usize,
+        concurrency: args.concurrency as usize,
+        topics: args.topics,
+        max_duration: Duration::from_secs(args.max_seconds),
+    };
+    let report = match switchboard_bench::escalation::run(config).await {
         Ok(report) => report,
         Err(e) => {
             eprintln!("error: {e}");
