@@ -13,6 +13,7 @@
 
 pub mod echo_bot;
 pub mod escalation;
+pub mod idle;
 pub mod ledger;
 pub mod load;
 pub mod relay;

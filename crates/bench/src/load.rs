@@ -54,8 +54,14 @@ impl Transport {
 pub struct RunConfig {
     /// The hub's base URL (Direct Line is under `/v3/directline`).
     pub hub: Url,
+    /// The Direct Line base URL when it is not `{hub}/v3/directline`: offline-directline, for
+    /// one, serves it under `/directline`.
+    pub directline: Option<Url>,
     /// The `[[directline]]` channel's secret.
     pub secret: String,
+    /// Start each conversation with the secret itself instead of a token from
+    /// `tokens/generate`, for a Direct Line that has no token endpoint (offline-directline).
+    pub skip_token: bool,
     pub customers: usize,
     /// Measured messages per customer.
     pub messages: usize,
@@ -79,7 +85,9 @@ impl RunConfig {
     pub fn new(hub: Url, secret: impl Into<String>, customers: usize, messages: usize, transport: Transport) -> Self {
         Self {
             hub,
+            directline: None,
             secret: secret.into(),
+            skip_token: false,
             customers,
             messages,
             warmup: 2,
@@ -312,16 +320,21 @@ impl Customer {
             token: Option<String>,
             stream_url: Option<String>,
         }
-        let generated: Started = self
-            .call(
-                Step::Token,
-                self.client
-                    .post(self.url(&["tokens", "generate"]))
-                    .bearer_auth(&self.config.secret)
-                    .json(&json!({ "user": { "id": self.user } })),
-            )
-            .await?;
-        let token = generated.token.ok_or(ErrorKind::Malformed { step: Step::Token })?;
+        let token = if self.config.skip_token {
+            // Direct Line takes the secret wherever it takes a token.
+            self.config.secret.clone()
+        } else {
+            let generated: Started = self
+                .call(
+                    Step::Token,
+                    self.client
+                        .post(self.url(&["tokens", "generate"]))
+                        .bearer_auth(&self.config.secret)
+                        .json(&json!({ "user": { "id": self.user } })),
+                )
+                .await?;
+            generated.token.ok_or(ErrorKind::Malformed { step: Step::Token })?
+        };
         let started: Started = self
             .call(
                 Step::Conversation,
@@ -488,16 +501,20 @@ impl Customer {
         self.url(&["conversations", conversation, "activities"])
     }
 
-    /// `{hub}/v3/directline/{segments…}`, each segment encoded.
+    /// `{hub}/v3/directline/{segments…}` (or `{directline}/{segments…}`), each segment encoded.
     fn url(&self, segments: &[&str]) -> Url {
-        directline_url(&self.config.hub, segments)
+        directline_url(&self.config.hub, self.config.directline.as_ref(), segments)
     }
 }
 
-fn directline_url(hub: &Url, segments: &[&str]) -> Url {
-    let mut url = hub.clone();
+fn directline_url(hub: &Url, directline: Option<&Url>, segments: &[&str]) -> Url {
+    let mut url = directline.unwrap_or(hub).clone();
     if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty().extend(["v3", "directline"]).extend(segments);
+        path.pop_if_empty();
+        if directline.is_none() {
+            path.extend(["v3", "directline"]);
+        }
+        path.extend(segments);
     }
     url
 }
@@ -519,7 +536,25 @@ fn stream_error(error: &tokio_tungstenite::tungstenite::Error) -> ErrorKind {
 struct ActivitySet {
     #[serde(default)]
     activities: Vec<Seen>,
-    watermark: Option<String>,
+    watermark: Option<Watermark>,
+}
+
+/// Direct Line's watermark is a string; offline-directline sends a JSON number. Either is sent
+/// back as it came, in the next poll's query.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Watermark {
+    Text(String),
+    Number(u64),
+}
+
+impl Watermark {
+    fn into_query(self) -> String {
+        match self {
+            Self::Text(text) => text,
+            Self::Number(n) => n.to_string(),
+        }
+    }
 }
 
 /// The parts of an activity the customer reads.
@@ -639,7 +674,7 @@ impl Poller {
                             Err(_) => Some(ErrorKind::Malformed { step }),
                             Ok(mut set) => {
                                 if let Some(w) = set.watermark.take() {
-                                    watermark = Some(w);
+                                    watermark = Some(w.into_query());
                                 }
                                 if !forward_replies(set, &self.user, at, &events) {
                                     return;
@@ -745,13 +780,38 @@ mod tests {
     fn direct_line_urls_are_under_the_hub_with_or_without_a_trailing_slash() {
         for hub in ["http://hub.example", "http://hub.example/", "http://hub.example/base/"] {
             let hub = Url::parse(hub).unwrap();
-            let url = directline_url(&hub, &["conversations", "a b/c", "activities"]);
+            let url = directline_url(&hub, None, &["conversations", "a b/c", "activities"]);
             assert!(
                 url.as_str()
                     .ends_with("/v3/directline/conversations/a%20b%2Fc/activities"),
                 "{url}"
             );
             assert!(!url.as_str().contains("//v3"), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_direct_line_url_given_replaces_the_hubs_v3_directline() {
+        let hub = Url::parse("http://127.0.0.1:3000").unwrap();
+        for directline in ["http://127.0.0.1:3000/directline", "http://127.0.0.1:3000/directline/"] {
+            let directline = Url::parse(directline).unwrap();
+            let url = directline_url(&hub, Some(&directline), &["conversations", "c1", "activities"]);
+            assert_eq!(
+                url.as_str(),
+                "http://127.0.0.1:3000/directline/conversations/c1/activities"
+            );
+        }
+    }
+
+    #[test]
+    fn a_watermark_is_read_as_a_string_or_as_a_number() {
+        for (body, expected) in [
+            (json!({"activities": [], "watermark": "12"}), Some("12")),
+            (json!({"activities": [], "watermark": 12}), Some("12")),
+            (json!({"activities": []}), None),
+        ] {
+            let set: ActivitySet = serde_json::from_value(body).unwrap();
+            assert_eq!(set.watermark.map(Watermark::into_query).as_deref(), expected);
         }
     }
 

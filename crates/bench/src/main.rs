@@ -32,6 +32,42 @@ enum Command {
     Run(RunArgs),
     Relay(RelayArgs),
     Escalation(EscalationArgs),
+    Idle(IdleArgs),
+}
+
+/// Idle conversations: open N Direct Line conversations with their WebSockets, keep them silent,
+/// and report how much the hub's resident memory grew per conversation (Linux /proc).
+///
+/// Every open socket takes a file descriptor in this tool and one in the hub, so N is bounded
+/// by both processes' `ulimit -n`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  \
+    switchboard-bench idle --hub http://127.0.0.1:8080 --secret \"$SECRET\" --hub-pid \"$(pgrep -f 'switchboard serve')\" --conversations 10000")]
+struct IdleArgs {
+    /// The hub's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    hub: Url,
+    /// The `[[directline]]` channel's secret.
+    #[arg(long, env = "SWITCHBOARD_BENCH_SECRET", hide_env_values = true)]
+    secret: String,
+    /// The hub's process id (its memory is read from /proc/PID/status).
+    #[arg(long)]
+    hub_pid: u32,
+    /// Conversations to open and hold.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    conversations: u32,
+    /// Conversations being opened at the same time.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    concurrency: u32,
+    /// Seconds to wait with every socket open before reading the memory.
+    #[arg(long, default_value_t = 5)]
+    settle_seconds: u64,
+    /// Stop after this many seconds whatever happens.
+    #[arg(long, default_value_t = 600)]
+    max_seconds: u64,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Escalation load: customers ask for a person, this tool's bot escalates each, and simulated
@@ -176,7 +212,7 @@ struct RelayArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Run(_) | Command::Escalation(_) => "warn",
+        Command::Run(_) | Command::Escalation(_) | Command::Idle(_) => "warn",
         Command::EchoBot(_) | Command::Relay(_) => "info",
     };
     tracing_subscriber::fmt()
@@ -204,6 +240,7 @@ fn main() -> ExitCode {
             }
             Command::Run(args) => run(args).await,
             Command::Escalation(args) => escalation(args).await,
+            Command::Idle(args) => idle(args).await,
         }
     })
 }
@@ -292,6 +329,36 @@ async fn escalation(args: EscalationArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+async fn idle(args: IdleArgs) -> ExitCode {
+    let config = switchboard_bench::idle::IdleConfig {
+        hub: args.hub,
+        secret: args.secret,
+        conversations: args.conversations as usize,
+        concurrency: args.concurrency as usize,
+        hub_pid: args.hub_pid,
+        settle: Duration::from_secs(args.settle_seconds),
+        max_duration: Duration::from_secs(args.max_seconds),
+    };
+    match switchboard_bench::idle::run(config).await {
+        Ok(report) => {
+            if args.json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_table());
+            }
+            if report.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -11,8 +11,10 @@ use domain::ConversationId;
 use domain::activity::StoredActivity;
 use tokio::sync::broadcast;
 
-/// How many activities a watcher may fall behind before it must catch up from the store.
-const CAPACITY: usize = 256;
+/// How many activities a watcher may fall behind before it must catch up from the store. Small,
+/// because every watched conversation allocates its ring up front (an idle conversation's cost
+/// is mostly buffers like this one), and a lag loses nothing: the watcher reads the log.
+const CAPACITY: usize = 32;
 
 /// The watched conversations.
 #[derive(Debug, Default)]
