@@ -33,6 +33,7 @@ use domain::{
     WorkstreamName,
 };
 
+mod cache;
 mod database_url;
 mod error;
 mod rows;

@@ -53,6 +53,7 @@ use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnectionMetadata;
 use sqlx::{AnyConnection, AnyPool, Executor};
 
+use crate::cache::ConversationCache;
 use crate::database_url::sqlite_target;
 use crate::rows::{
     ACTIVITY_COLUMNS, ATTACHMENT_SUMMARY_COLUMNS, ActivityRow, AttachmentRow, AttachmentSummaryRow,
@@ -89,6 +90,8 @@ pub struct SqlStore {
     reads: AnyPool,
     /// Every write goes through this task; see [`crate::writer`].
     writer: Writer,
+    /// Conversations as last committed by this process (see [`crate::cache`]).
+    cache: ConversationCache,
 }
 
 impl SqlStore {
@@ -111,7 +114,12 @@ impl SqlStore {
         }
         tracing::info!(store.backend = backend.as_str(), "store opened");
         let writer = Writer::spawn(writes, backend, options.max_batch, options.queue_capacity);
-        Ok(Self { backend, reads, writer })
+        Ok(Self {
+            backend,
+            reads,
+            writer,
+            cache: ConversationCache::default(),
+        })
     }
 }
 
@@ -204,14 +212,35 @@ impl Store for SqlStore {
 
     async fn insert_conversation(&self, conversation: &Conversation) -> Result<(), StoreError> {
         let row = ConversationRow::from_domain(conversation)?;
-        self.writer.write(Op::InsertConversation(Box::new(row))).await
+        let _stripe = self.cache.stripe(conversation.id).await;
+        let result = self.writer.write(Op::InsertConversation(Box::new(row))).await;
+        match &result {
+            Ok(()) => self.cache.put(conversation),
+            // A conflict leaves the stored one, which this process may not hold yet.
+            Err(_) => self.cache.forget(conversation.id),
+        }
+        result
     }
 
     async fn get_conversation(&self, id: ConversationId) -> Result<Option<Conversation>, StoreError> {
+        if self.reads.is_closed() {
+            return Err(StoreError::Closed);
+        }
+        if let Some(hit) = self.cache.get(id) {
+            return Ok(Some(hit));
+        }
+        let _stripe = self.cache.stripe(id).await;
+        if let Some(hit) = self.cache.get(id) {
+            return Ok(Some(hit));
+        }
         let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1");
         let row: Option<ConversationRow> =
             read_retrying(|| sqlx::query_as(&sql).bind(id.to_string()).fetch_optional(&self.reads)).await?;
-        row.map(ConversationRow::into_domain).transpose()
+        let conversation = row.map(ConversationRow::into_domain).transpose()?;
+        if let Some(c) = &conversation {
+            self.cache.put(c);
+        }
+        Ok(conversation)
     }
 
     async fn update_conversation(
@@ -220,12 +249,25 @@ impl Store for SqlStore {
         expected: ConversationState,
     ) -> Result<(), StoreError> {
         let row = ConversationRow::from_domain(conversation)?;
-        self.writer
+        let _stripe = self.cache.stripe(conversation.id).await;
+        let result = self
+            .writer
             .write(Op::UpdateConversation {
                 row: Box::new(row),
                 expected,
             })
-            .await
+            .await;
+        match (&result, self.cache.get(conversation.id)) {
+            // The update never changes `created_at`, so the kept one stays.
+            (Ok(()), Some(kept)) => self.cache.put(&Conversation {
+                created_at: kept.created_at,
+                ..conversation.clone()
+            }),
+            // Not kept: the next read fills it from the database.
+            (Ok(()), None) => {}
+            (Err(_), _) => self.cache.forget(conversation.id),
+        }
+        result
     }
 
     async fn list_conversations(&self, filter: &ConversationFilter) -> Result<Vec<Conversation>, StoreError> {
