@@ -289,16 +289,7 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if args.json {
-        println!("{}", report.to_json());
-    } else {
-        print!("{}", report.to_table());
-    }
-    if report.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    print_report(args.json, report.to_json(), report.to_table(), report.ok)
 }
 
 async fn escalation(args: EscalationArgs) -> ExitCode {
@@ -320,16 +311,7 @@ async fn escalation(args: EscalationArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if args.json {
-        println!("{}", report.to_json());
-    } else {
-        print!("{}", report.to_table());
-    }
-    if report.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    print_report(args.json, report.to_json(), report.to_table(), report.ok)
 }
 
 async fn idle(args: IdleArgs) -> ExitCode {
@@ -343,23 +325,22 @@ async fn idle(args: IdleArgs) -> ExitCode {
         max_duration: Duration::from_secs(args.max_seconds),
     };
     match switchboard_bench::idle::run(config).await {
-        Ok(report) => {
-            if args.json {
-                println!("{}", report.to_json());
-            } else {
-                print!("{}", report.to_table());
-            }
-            if report.failed == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+        Ok(report) => print_report(args.json, report.to_json(), report.to_table(), report.failed == 0),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints a report as JSON or as its table; the exit status says whether it was `ok`.
+fn print_report(json: bool, as_json: String, as_table: String, ok: bool) -> ExitCode {
+    if json {
+        println!("{as_json}");
+    } else {
+        print!("{as_table}");
+    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -146,17 +146,12 @@ async fn garbage_bot() -> (String, Arc<AtomicUsize>) {
 async fn customer_of(f: &TestHub, bot: &str) -> (ConversationId, (u16, Value), Duration) {
     let started_at = Instant::now();
     let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{}/v3/directline/tokens/generate", f.base))
-        .bearer_auth(secret(bot))
-        .json(&json!({"user": {"id": format!("dl_{bot}_customer"), "name": "Casey"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["token"].as_str().unwrap().to_owned();
+    let token = f
+        .directline_token_with(
+            &secret(bot),
+            json!({"user": {"id": format!("dl_{bot}_customer"), "name": "Casey"}}),
+        )
+        .await;
     let started: Value = http
         .post(format!("{}/v3/directline/conversations", f.base))
         .bearer_auth(&token)

@@ -146,9 +146,15 @@ impl TestHub {
     /// A Direct Line token from the sample's website channel for a `tokens/generate` body of the
     /// test's choosing (pre-chat context, customer details).
     pub async fn directline_token_for(&self, body: serde_json::Value) -> String {
+        self.directline_token_with(SAMPLE_DIRECTLINE_SECRET, body).await
+    }
+
+    /// A Direct Line token from the channel whose secret is `secret`, for a `tokens/generate`
+    /// body of the test's choosing.
+    pub async fn directline_token_with(&self, secret: &str, body: serde_json::Value) -> String {
         let body: serde_json::Value = reqwest::Client::new()
             .post(format!("{}/v3/directline/tokens/generate", self.base))
-            .bearer_auth(SAMPLE_DIRECTLINE_SECRET)
+            .bearer_auth(secret)
             .json(&body)
             .send()
             .await
