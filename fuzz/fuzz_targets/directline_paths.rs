@@ -100,6 +100,8 @@ const MAX_BODY: usize = 1 << 20;
 
 /// The hub, built once per process, and the credentials requests can present.
 struct Fixture {
+    /// Current-thread: the hub's tasks (the store's writer, timers) run only while a request is
+    /// being answered, on the one core libFuzzer uses, which keeps runs repeatable.
     runtime: tokio::runtime::Runtime,
     router: Router,
     hub: std::sync::Arc<engine::Hub>,
@@ -127,6 +129,7 @@ fn fixture() -> &'static Fixture {
         let channels = config.directline.clone();
         let (hub, router) = runtime.block_on(async {
             let store = store::open("sqlite::memory:").await.expect("an in-memory store");
+            // The public URL only shows up in `streamUrl`s; nothing connects to it.
             let built = switchboard::server::build(config, store, "http://127.0.0.1:9".to_owned(), "fuzz-admin".into())
                 .expect("the hub builds");
             (built.hub, built.router)
