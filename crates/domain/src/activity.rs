@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::sentiment::MessageSentiment;
 use crate::time::Timestamp;
 
 /// A position in a conversation's log: 1 for the first activity.
@@ -60,6 +61,11 @@ pub struct NewActivity {
     pub timestamp: Timestamp,
     /// The Bot Framework activity as JSON text.
     pub body: String,
+    /// A customer message's sentiment (the hub scores every customer message with text); `None`
+    /// for everything else. Appending one also sets its conversation's
+    /// [`sentiment`](crate::conversation::Conversation::sentiment), in the same transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<MessageSentiment>,
 }
 
 /// A stored activity.

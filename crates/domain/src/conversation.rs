@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
 use crate::names::{QueueName, TenantName, UserName, WorkstreamName};
+use crate::sentiment::Sentiment;
 use crate::time::Timestamp;
 
 /// A conversation's id: a UUID (v7 when the hub makes it, so ids sort by creation time).
@@ -100,6 +101,59 @@ pub struct IllegalTransition {
     pub detail: String,
 }
 
+/// When a conversation reached each point of its life, kept by the state machine as it goes:
+/// what the supervisor view's wait and handle times and the analytics (docs/analytics.md) are
+/// computed from. Every field is set by the transition that reaches the point, from the `now`
+/// it is given.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Milestones {
+    /// The first bot that owned it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bot: Option<UserName>,
+    /// When that bot was given it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bot_at: Option<Timestamp>,
+    /// When a bot first escalated it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalated_at: Option<Timestamp>,
+    /// Every agent who has owned it, in the order they got it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<UserName>,
+    /// When an agent first got it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_at: Option<Timestamp>,
+    /// Since when it has been waiting for a person (escalated, queued or transferred and not
+    /// yet taken); `None` while someone owns it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<Timestamp>,
+    /// Milliseconds it spent waiting for a person in all, up to the last time one took it (or it
+    /// closed).
+    pub wait_ms: u64,
+    /// Transfers by agents, to a queue or to another agent.
+    pub transfers: u32,
+    /// When the owning agent ended it (wrap-up began).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Timestamp>,
+    /// When it closed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<Timestamp>,
+}
+
+impl Milestones {
+    /// Ends a wait at `now`, adding it to the total.
+    fn stop_waiting(&mut self, now: Timestamp) {
+        if let Some(since) = self.waiting_since.take() {
+            self.wait_ms += now.since(since);
+        }
+    }
+
+    /// Starts a wait at `now`, unless one is already running.
+    fn start_waiting(&mut self, now: Timestamp) {
+        self.waiting_since.get_or_insert(now);
+    }
+}
+
 /// A conversation: the unit of work.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conversation {
@@ -122,6 +176,14 @@ pub struct Conversation {
     pub bot_engaged: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The customer's sentiment: the mean score of their latest customer messages (neutral
+    /// before the first). Set by the store as scored messages are appended, carried from the
+    /// bot's part into the agent's; the engine never writes it with a conversation update.
+    #[serde(default)]
+    pub sentiment: Sentiment,
+    /// When it reached each point of its life.
+    #[serde(default)]
+    pub milestones: Milestones,
 }
 
 impl Conversation {
@@ -149,6 +211,8 @@ impl Conversation {
             bot_engaged: false,
             created_at: now,
             updated_at: now,
+            sentiment: Sentiment::NEUTRAL,
+            milestones: Milestones::default(),
         }
     }
 
@@ -170,9 +234,23 @@ impl Conversation {
         {
             return Err(self.illegal("assign", format!(" to bot `{bot}`, which already escalated it")));
         }
+        let m = &mut self.milestones;
         match &owner {
-            Owner::Bot(_) => self.bot_engaged = true,
-            Owner::Agent(_) => self.agent_engaged = true,
+            Owner::Bot(bot) => {
+                self.bot_engaged = true;
+                if m.bot.is_none() {
+                    m.bot = Some(bot.clone());
+                    m.bot_at = Some(now);
+                }
+            }
+            Owner::Agent(agent) => {
+                self.agent_engaged = true;
+                m.stop_waiting(now);
+                m.agent_at.get_or_insert(now);
+                if !m.agents.contains(agent) {
+                    m.agents.push(agent.clone());
+                }
+            }
         }
         self.state = ConversationState::Active;
         self.queue = Some(queue);
@@ -190,7 +268,19 @@ impl Conversation {
         self.state = ConversationState::Waiting;
         self.queue = Some(queue);
         self.owner = None;
+        self.milestones.start_waiting(now);
         self.updated_at = now;
+        Ok(())
+    }
+
+    /// The owning agent transfers an `active` conversation to `queue`, where it waits for a
+    /// member: [`enqueue`](Self::enqueue), counted as a transfer.
+    pub fn transfer_to_queue(&mut self, queue: QueueName, now: Timestamp) -> Result<(), IllegalTransition> {
+        if self.state != ConversationState::Active {
+            return Err(self.illegal("transfer", ""));
+        }
+        self.enqueue(queue, now)?;
+        self.milestones.transfers += 1;
         Ok(())
     }
 
@@ -210,6 +300,8 @@ impl Conversation {
         self.context.merge(context);
         self.state = ConversationState::Open;
         self.owner = None;
+        self.milestones.escalated_at.get_or_insert(now);
+        self.milestones.start_waiting(now);
         self.updated_at = now;
         Ok(())
     }
@@ -218,6 +310,12 @@ impl Conversation {
     pub fn transfer_to_agent(&mut self, agent: UserName, now: Timestamp) -> Result<(), IllegalTransition> {
         if self.state != ConversationState::Active {
             return Err(self.illegal("transfer", ""));
+        }
+        let m = &mut self.milestones;
+        m.transfers += 1;
+        m.agent_at.get_or_insert(now);
+        if !m.agents.contains(&agent) {
+            m.agents.push(agent.clone());
         }
         self.owner = Some(Owner::Agent(agent));
         self.agent_engaged = true;
@@ -234,6 +332,7 @@ impl Conversation {
             return Err(self.illegal("end (as an agent)", ""));
         }
         self.state = ConversationState::WrapUp;
+        self.milestones.ended_at = Some(now);
         self.updated_at = now;
         Ok(())
     }
@@ -265,6 +364,7 @@ impl Conversation {
         match (&self.state, &self.owner) {
             (ConversationState::Active, Some(Owner::Agent(_))) => {
                 self.state = ConversationState::WrapUp;
+                self.milestones.ended_at = Some(now);
                 self.updated_at = now;
             }
             (ConversationState::Open | ConversationState::Waiting | ConversationState::Active, _) => {
@@ -279,6 +379,8 @@ impl Conversation {
         self.state = ConversationState::Closed;
         self.outcome = Some(outcome);
         self.owner = None;
+        self.milestones.stop_waiting(now);
+        self.milestones.closed_at = Some(now);
         self.updated_at = now;
     }
 }
@@ -335,6 +437,44 @@ mod tests {
             (ConversationState::Closed, Some(Outcome::ResolvedByAgent))
         );
         assert_eq!(c.escalated_by, vec![u("bot")]);
+    }
+
+    #[test]
+    fn milestones_record_when_each_point_was_reached_and_how_long_it_waited() {
+        let mut c = conv();
+        c.assign(q("BotQueue"), Owner::Bot(u("bot")), Timestamp(1_000)).unwrap();
+        c.escalate(&u("bot"), Context::new(), Timestamp(61_000)).unwrap();
+        c.enqueue(q("CreditCardQueue"), Timestamp(61_005)).unwrap();
+        assert_eq!(
+            c.milestones.waiting_since,
+            Some(Timestamp(61_000)),
+            "the wait starts at the escalation"
+        );
+        c.assign(q("CreditCardQueue"), Owner::Agent(u("alice")), Timestamp(91_000))
+            .unwrap();
+        c.transfer_to_queue(q("HomeLoanQueue"), Timestamp(100_000)).unwrap();
+        c.assign(q("HomeLoanQueue"), Owner::Agent(u("bob")), Timestamp(110_000))
+            .unwrap();
+        c.transfer_to_agent(u("carol"), Timestamp(120_000)).unwrap();
+        c.end_by_agent(Timestamp(130_000)).unwrap();
+        c.finish_wrap_up(Timestamp(140_000)).unwrap();
+        let m = &c.milestones;
+        assert_eq!(m.bot, Some(u("bot")));
+        assert_eq!(m.bot_at, Some(Timestamp(1_000)));
+        assert_eq!(m.escalated_at, Some(Timestamp(61_000)));
+        assert_eq!(m.agent_at, Some(Timestamp(91_000)));
+        assert_eq!(m.agents, vec![u("alice"), u("bob"), u("carol")]);
+        assert_eq!(m.wait_ms, 30_000 + 10_000, "both waits, not the time with agents");
+        assert_eq!(m.waiting_since, None);
+        assert_eq!(m.transfers, 2);
+        assert_eq!(m.ended_at, Some(Timestamp(130_000)));
+        assert_eq!(m.closed_at, Some(Timestamp(140_000)));
+
+        let mut gone = conv();
+        gone.enqueue(q("CreditCardQueue"), Timestamp(5)).unwrap();
+        gone.customer_left(Timestamp(25)).unwrap();
+        assert_eq!(gone.milestones.wait_ms, 20, "an abandoned wait counts up to the close");
+        assert_eq!(gone.milestones.closed_at, Some(Timestamp(25)));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use domain::activity::{NewActivity, SenderRole, StoredActivity, Visibility};
 use domain::context::{Context, ContextValue};
 use domain::conversation::{Conversation, Owner};
 use domain::routing::RoutingCause;
+use domain::sentiment::MessageSentiment;
 use domain::user::{BotProfile, User, UserKind};
 use domain::workstream::Workstream;
 use domain::{ConversationId, ConversationState, UserName};
@@ -63,6 +64,16 @@ pub(crate) fn context_json(context: &Context) -> Map<String, Value> {
             (name.as_str().to_owned(), json)
         })
         .collect()
+}
+
+/// How an activity goes into the log: who sent it, who may see it, and its sentiment score
+/// (customer messages).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Logged<'a> {
+    pub sender_role: SenderRole,
+    pub sender_id: &'a str,
+    pub visibility: Visibility,
+    pub sentiment: Option<MessageSentiment>,
 }
 
 impl Hub {
@@ -147,11 +158,35 @@ impl Hub {
         sender_id: &str,
         visibility: Visibility,
     ) -> Result<domain::Seq, EngineError> {
+        self.store_scored_activity(conversation, activity, sender_role, sender_id, visibility, None)
+            .await
+    }
+
+    /// [`store_activity`](Self::store_activity) for a customer message that was scored.
+    pub(crate) async fn store_scored_activity(
+        &self,
+        conversation: ConversationId,
+        activity: &mut Activity,
+        sender_role: SenderRole,
+        sender_id: &str,
+        visibility: Visibility,
+        sentiment: Option<MessageSentiment>,
+    ) -> Result<domain::Seq, EngineError> {
         let id = uuid::Uuid::now_v7().simple().to_string();
         activity.id = Some(id.clone());
         activity.timestamp = Some(botframework::Timestamp::now_utc());
         let appended = self
-            .append_logged(conversation, id, activity, sender_role, sender_id, visibility)
+            .append_logged(
+                conversation,
+                id,
+                activity,
+                Logged {
+                    sender_role,
+                    sender_id,
+                    visibility,
+                    sentiment,
+                },
+            )
             .await?;
         Ok(appended.seq)
     }
@@ -163,10 +198,14 @@ impl Hub {
         conversation: ConversationId,
         log_id: String,
         activity: &Activity,
-        sender_role: SenderRole,
-        sender_id: &str,
-        visibility: Visibility,
+        logged: Logged<'_>,
     ) -> Result<store::Appended, EngineError> {
+        let Logged {
+            sender_role,
+            sender_id,
+            visibility,
+            sentiment,
+        } = logged;
         let body = serde_json::to_string(activity).map_err(|e| EngineError::Unsupported(e.to_string()))?;
         let new = NewActivity {
             id: log_id,
@@ -176,6 +215,7 @@ impl Hub {
             visibility,
             timestamp: crate::now(),
             body,
+            sentiment,
         };
         let appended = self.store().append_activity(conversation, new.clone()).await?;
         if !appended.duplicate {
@@ -188,6 +228,12 @@ impl Hub {
                 activity: stored.clone(),
             });
             self.events.publish(conversation, stored);
+            if let Some(scored) = sentiment {
+                self.live.publish(crate::live::LiveEvent::Sentiment {
+                    conversation,
+                    sentiment: scored.conversation,
+                });
+            }
         }
         Ok(appended)
     }

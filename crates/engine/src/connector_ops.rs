@@ -414,9 +414,12 @@ impl Hub {
             conversation,
             log_id,
             activity,
-            SenderRole::Bot,
-            acting.bot.as_str(),
-            visibility,
+            crate::channel::Logged {
+                sender_role: SenderRole::Bot,
+                sender_id: acting.bot.as_str(),
+                visibility,
+                sentiment: None,
+            },
         )
         .await
     }

@@ -69,15 +69,20 @@ impl Hub {
                 .from
                 .as_ref()
                 .map_or(customer.id.clone(), |from| from.id.clone());
+            let scored = self.score_customer_message(conversation, &activity).await?;
             let seq = self
-                .store_activity(
+                .store_scored_activity(
                     conversation,
                     &mut activity,
                     SenderRole::Customer,
                     &sender,
                     Visibility::Everyone,
+                    scored.as_ref().map(|(s, _)| *s),
                 )
                 .await?;
+            if let Some((_, pulse)) = scored {
+                self.keep_pulse(conversation, pulse);
+            }
             let id = activity.id.clone().unwrap_or_default();
             self.customer_active(conversation, crate::now());
             if activity.kind == botframework::ActivityType::EndOfConversation {

@@ -67,6 +67,7 @@ mod tests {
                 visibility: Visibility::Everyone,
                 timestamp: Timestamp(0),
                 body: "{}".into(),
+                sentiment: None,
             },
         }
     }

@@ -100,6 +100,8 @@ pub struct Hub {
     pub(crate) work: Work,
     /// The people's settings from the configuration (see `people`).
     pub(crate) people: Arc<crate::people::People>,
+    /// The running sentiment of each ongoing conversation (see `sentiment`).
+    pub(crate) pulses: crate::sentiment::Pulses,
     /// Cancelled at shutdown: stops the clocks.
     pub(crate) stop: tokio_util::sync::CancellationToken,
 }
@@ -123,6 +125,7 @@ impl Hub {
             live: Live::default(),
             work: Work::default(),
             people: Arc::default(),
+            pulses: Default::default(),
             stop: tokio_util::sync::CancellationToken::new(),
         }
     }

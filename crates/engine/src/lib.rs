@@ -15,6 +15,7 @@ mod live;
 mod locks;
 mod people;
 mod roster;
+mod sentiment;
 mod timers;
 mod work;
 

@@ -62,6 +62,11 @@ pub enum LiveEvent {
         conversation: ConversationId,
         activity: Arc<StoredActivity>,
     },
+    /// The customer's sentiment in `conversation` changed with a new message.
+    Sentiment {
+        conversation: ConversationId,
+        sentiment: domain::Sentiment,
+    },
     /// A person's presence changed.
     Presence { user: UserName, presence: Presence },
 }

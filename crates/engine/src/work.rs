@@ -70,7 +70,7 @@ pub(crate) struct Work {
     pub(crate) last_position: Mutex<HashMap<ConversationId, Timestamp>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -205,6 +205,9 @@ impl Hub {
     }
 
     pub(crate) fn publish_conversation(&self, conversation: &Conversation) {
+        if conversation.state == ConversationState::Closed {
+            self.forget_pulse(conversation.id);
+        }
         self.live
             .publish(LiveEvent::Conversation(Arc::new(conversation.clone())));
     }
@@ -645,7 +648,7 @@ impl Hub {
             }
             let ws = self.workstream_of(&conv).clone();
             let now = crate::now();
-            conv.enqueue(queue.name.clone(), now)?;
+            conv.transfer_to_queue(queue.name.clone(), now)?;
             self.store()
                 .record_routing(
                     id,

@@ -66,6 +66,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     visibility: Visibility::Everyone,
                     timestamp: Timestamp(0),
                     body: format!(r#"{{"type":"message","text":"message {n} from writer {w}"}}"#),
+                    sentiment: None,
                 };
                 store.append_activity(conversation, activity).await.expect("append");
                 n += 1;

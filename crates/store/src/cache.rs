@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use domain::ConversationId;
 use domain::conversation::{Conversation, ConversationState};
+use domain::{ConversationId, Sentiment};
 
 /// The most conversations kept.
 pub(crate) const MAX_ENTRIES: usize = 50_000;
@@ -69,6 +69,14 @@ impl ConversationCache {
             });
         }
         entries.insert(conversation.id, conversation.clone());
+    }
+
+    /// Sets a kept conversation's sentiment, as an append just committed it (call with its
+    /// stripe held).
+    pub(crate) fn set_sentiment(&self, id: ConversationId, sentiment: Sentiment) {
+        if let Some(kept) = self.entries().get_mut(&id) {
+            kept.sentiment = sentiment;
+        }
     }
 
     /// Drops `id` (its stored value is not known for sure).

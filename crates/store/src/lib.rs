@@ -29,8 +29,8 @@ use domain::activity::{NewActivity, StoredActivity};
 use domain::attachment::{Attachment, AttachmentId, AttachmentSummary, View, ViewContent};
 use domain::conversation::Conversation;
 use domain::{
-    ConversationId, ConversationState, Owner, QueueName, RoutingDecision, Seq, TenantName, Timestamp, UserName,
-    WorkstreamName,
+    ConversationId, ConversationState, Outcome, Owner, QueueName, RoutingDecision, Seq, TenantName, Timestamp,
+    UserName, WorkstreamName,
 };
 
 mod cache;
@@ -88,6 +88,25 @@ pub struct ConversationFilter {
     pub queue: Option<QueueName>,
     /// Only conversations owned by this bot or agent.
     pub owner: Option<Owner>,
+    /// Only conversations created at or after this instant.
+    pub created_from: Option<Timestamp>,
+    /// Only conversations created before this instant.
+    pub created_before: Option<Timestamp>,
+    /// Only conversations after this one in the listing order (keyset paging): its creation
+    /// time and id, as the last conversation of the previous page had them.
+    pub after: Option<(Timestamp, ConversationId)>,
+    /// Only conversations closed with this outcome.
+    pub outcome: Option<Outcome>,
+    /// Only conversations whose customer's id, name or email contains this text (ASCII letters
+    /// compared without case).
+    pub customer: Option<String>,
+    /// Only conversations whose first bot was this one.
+    pub bot: Option<UserName>,
+    /// Only conversations this agent has owned at some point.
+    pub agent: Option<UserName>,
+    /// Only conversations with a message whose text contains this (ASCII letters compared
+    /// without case).
+    pub text: Option<String>,
     /// At most this many, the oldest first.
     pub limit: Option<u32>,
 }
@@ -125,6 +144,19 @@ impl ConversationFilter {
     /// Restricts to conversations owned by `owner`.
     pub fn owner(mut self, owner: Owner) -> Self {
         self.owner = Some(owner);
+        self
+    }
+
+    /// Restricts to conversations created in `from .. before`.
+    pub fn created(mut self, from: Option<Timestamp>, before: Option<Timestamp>) -> Self {
+        self.created_from = from;
+        self.created_before = before;
+        self
+    }
+
+    /// Continues after `last` (the last conversation of the previous page).
+    pub fn after(mut self, last: &Conversation) -> Self {
+        self.after = Some((last.created_at, last.id));
         self
     }
 
@@ -245,6 +277,9 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// The conversations `filter` selects, ordered by `created_at`, then id.
     async fn list_conversations(&self, filter: &ConversationFilter) -> Result<Vec<Conversation>, StoreError>;
+
+    /// How many conversations `filter` selects (its `after` and `limit` ignored).
+    async fn count_conversations(&self, filter: &ConversationFilter) -> Result<u64, StoreError>;
 
     /// Stores a routing decision with its conversation ([`StoreError::NotFound`] if unknown).
     async fn record_routing(

@@ -10,16 +10,17 @@ use std::str::FromStr;
 use domain::activity::{NewActivity, SenderRole, StoredActivity, Visibility};
 use domain::attachment::{Attachment, AttachmentId, AttachmentSummary, ContentType, ViewContent};
 use domain::conversation::{Conversation, Customer};
+use domain::sentiment::MessageSentiment;
 use domain::{
-    Context, ConversationId, ConversationState, Outcome, Owner, QueueName, RoutingDecision, Seq, TenantName, Timestamp,
-    UserName, WorkstreamName,
+    Context, ConversationId, ConversationState, Outcome, Owner, QueueName, RoutingDecision, Sentiment, Seq, TenantName,
+    Timestamp, UserName, WorkstreamName,
 };
 
 use crate::{RoutingRecord, Session, StoreError};
 
 /// The columns of `conversations` that a conversation is read from, in [`ConversationRow`]'s order.
 pub(crate) const CONVERSATION_COLUMNS: &str = "id, tenant, workstream, customer, context, state, queue, owner_kind, owner_name, outcome, \
-     escalated_by, agent_engaged, bot_engaged, created_at, updated_at";
+     escalated_by, agent_engaged, bot_engaged, created_at, updated_at, sentiment, milestones, first_bot, agents";
 
 /// A `conversations` row (without `last_seq`, which only the writer touches).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -42,6 +43,31 @@ pub(crate) struct ConversationRow {
     pub bot_engaged: i16,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Ten-thousandths of a compound score; written by appends, never by updates.
+    pub sentiment: i64,
+    /// JSON object (`domain::conversation::Milestones`).
+    pub milestones: String,
+    /// The first bot, copied out of `milestones` for search.
+    pub first_bot: Option<String>,
+    /// Every agent, copied out of `milestones` for search: see [`agents_column`].
+    pub agents: String,
+}
+
+/// What separates the names in the `agents` column (names hold no control characters).
+pub(crate) const AGENT_SEPARATOR: char = '\u{1f}';
+
+/// The `agents` column for `agents`: each name with a separator before and after, so a search
+/// for one name is `LIKE '%␟name␟%'`.
+pub(crate) fn agents_column(agents: &[UserName]) -> String {
+    if agents.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(AGENT_SEPARATOR);
+    for agent in agents {
+        out.push_str(agent.as_str());
+        out.push(AGENT_SEPARATOR);
+    }
+    out
 }
 
 impl ConversationRow {
@@ -64,6 +90,10 @@ impl ConversationRow {
             bot_engaged: i16::from(c.bot_engaged),
             created_at: c.created_at.millis(),
             updated_at: c.updated_at.millis(),
+            sentiment: i64::from(c.sentiment.0),
+            milestones: to_json(&c.milestones, "conversation", c.id)?,
+            first_bot: c.milestones.bot.as_ref().map(ToString::to_string),
+            agents: agents_column(&c.milestones.agents),
         })
     }
 
@@ -101,6 +131,8 @@ impl ConversationRow {
             bot_engaged: flag(self.bot_engaged).map_err(|e| corrupt("bot_engaged", &e))?,
             created_at: Timestamp(self.created_at),
             updated_at: Timestamp(self.updated_at),
+            sentiment: sentiment(self.sentiment).map_err(|e| corrupt("sentiment", &e))?,
+            milestones: serde_json::from_str(&self.milestones).map_err(|e| corrupt("milestones", &e))?,
         })
     }
 }
@@ -127,6 +159,14 @@ pub(crate) fn owner_from_columns(kind: Option<&str>, name: Option<&str>) -> Resu
             }
         }
         _ => Err("owner kind and owner name must both be set or both be empty".into()),
+    }
+}
+
+/// A stored score, checked to be in range (the schema's CHECK says so too).
+pub(crate) fn sentiment(v: i64) -> Result<Sentiment, String> {
+    match i16::try_from(v) {
+        Ok(n) if (-10_000..=10_000).contains(&n) => Ok(Sentiment(n)),
+        _ => Err(format!("{v} is not a score in ten-thousandths (-10000 to 10000)")),
     }
 }
 
@@ -173,7 +213,8 @@ impl RoutingRow {
 }
 
 /// The columns of `activities` that an activity is read from, in [`ActivityRow`]'s order.
-pub(crate) const ACTIVITY_COLUMNS: &str = "seq, activity_id, kind, sender_role, sender_id, visibility, ts, body";
+pub(crate) const ACTIVITY_COLUMNS: &str =
+    "seq, activity_id, kind, sender_role, sender_id, visibility, ts, body, sentiment, sentiment_pulse";
 
 /// An `activities` row as read back.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -186,6 +227,8 @@ pub(crate) struct ActivityRow {
     pub visibility: String,
     pub ts: i64,
     pub body: String,
+    pub sentiment: Option<i64>,
+    pub sentiment_pulse: Option<i64>,
 }
 
 impl ActivityRow {
@@ -199,6 +242,19 @@ impl ActivityRow {
         let seq = u64::try_from(self.seq).map_err(|e| corrupt("seq", &e))?;
         let sender_role = SenderRole::from_str(&self.sender_role).map_err(|e| corrupt("sender_role", &e))?;
         let visibility = Visibility::from_str(&self.visibility).map_err(|e| corrupt("visibility", &e))?;
+        let sentiment = match (self.sentiment, self.sentiment_pulse) {
+            (None, None) => None,
+            (Some(message), Some(conversation)) => Some(MessageSentiment {
+                message: sentiment(message).map_err(|e| corrupt("sentiment", &e))?,
+                conversation: sentiment(conversation).map_err(|e| corrupt("sentiment_pulse", &e))?,
+            }),
+            _ => {
+                return Err(corrupt(
+                    "sentiment",
+                    &"a message score without the conversation's, or the reverse",
+                ));
+            }
+        };
         Ok(StoredActivity {
             seq: Seq(seq),
             activity: NewActivity {
@@ -209,6 +265,7 @@ impl ActivityRow {
                 visibility,
                 timestamp: Timestamp(self.ts),
                 body: self.body,
+                sentiment,
             },
         })
     }
@@ -427,6 +484,16 @@ mod tests {
             bot_engaged: true,
             created_at: Timestamp(1_700_000_000_000),
             updated_at: Timestamp(1_700_000_000_500),
+            sentiment: Sentiment(-4215),
+            milestones: domain::conversation::Milestones {
+                bot: Some(UserName::new("bot").unwrap()),
+                bot_at: Some(Timestamp(1_700_000_000_000)),
+                escalated_at: Some(Timestamp(1_700_000_000_100)),
+                agents: vec![UserName::new("alice").unwrap()],
+                agent_at: Some(Timestamp(1_700_000_000_400)),
+                wait_ms: 300,
+                ..Default::default()
+            },
         }
     }
 
@@ -504,6 +571,7 @@ mod tests {
             visibility: Visibility::Everyone,
             timestamp: Timestamp(1),
             body: r#"{"text":"hi \u0000"}"#.into(),
+            sentiment: None,
         };
         assert!(check_activity(&ok).is_ok(), "an escaped NUL inside JSON text is fine");
         let empty_id = NewActivity {

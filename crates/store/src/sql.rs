@@ -57,8 +57,8 @@ use crate::cache::ConversationCache;
 use crate::database_url::sqlite_target;
 use crate::rows::{
     ACTIVITY_COLUMNS, ATTACHMENT_SUMMARY_COLUMNS, ActivityRow, AttachmentRow, AttachmentSummaryRow,
-    CONVERSATION_COLUMNS, ConversationRow, RoutingRow, SESSION_COLUMNS, SessionRow, ViewRow, check_activity,
-    check_hash, decision_json, owner_columns, seq_param,
+    CONVERSATION_COLUMNS, ConversationRow, RoutingRow, SESSION_COLUMNS, SessionRow, ViewRow, agents_column,
+    check_activity, check_hash, decision_json, owner_columns, seq_param,
 };
 use crate::writer::{Op, Writer};
 use crate::{
@@ -259,8 +259,10 @@ impl Store for SqlStore {
             .await;
         match (&result, self.cache.get(conversation.id)) {
             // The update never changes `created_at`, so the kept one stays.
+            // Nor `sentiment`, which only appends write.
             (Ok(()), Some(kept)) => self.cache.put(&Conversation {
                 created_at: kept.created_at,
+                sentiment: kept.sentiment,
                 ..conversation.clone()
             }),
             // Not kept: the next read fills it from the database.
@@ -284,6 +286,22 @@ impl Store for SqlStore {
         })
         .await?;
         rows.into_iter().map(ConversationRow::into_domain).collect()
+    }
+
+    async fn count_conversations(&self, filter: &ConversationFilter) -> Result<u64, StoreError> {
+        let (sql, params) = filter_query(filter, true);
+        let n: i64 = read_retrying(|| {
+            let mut query = sqlx::query_scalar::<_, i64>(&sql);
+            for param in params.clone() {
+                query = match param {
+                    Param::Text(s) => query.bind(s),
+                    Param::Int(n) => query.bind(n),
+                };
+            }
+            query.fetch_one(&self.reads)
+        })
+        .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn record_routing(
@@ -317,7 +335,18 @@ impl Store for SqlStore {
         activity: NewActivity,
     ) -> Result<Appended, StoreError> {
         check_activity(&activity)?;
-        self.writer.append(conversation.to_string(), activity).await
+        let Some(sentiment) = activity.sentiment else {
+            return self.writer.append(conversation.to_string(), activity).await;
+        };
+        // A scored message also sets its conversation's sentiment, which the cache must follow.
+        let _stripe = self.cache.stripe(conversation).await;
+        let result = self.writer.append(conversation.to_string(), activity).await;
+        match &result {
+            Ok(appended) if !appended.duplicate => self.cache.set_sentiment(conversation, sentiment.conversation),
+            Ok(_) => {}
+            Err(_) => self.cache.forget(conversation),
+        }
+        result
     }
 
     async fn activities_after(
@@ -460,6 +489,11 @@ enum Param {
 
 /// The SQL and parameters that list the conversations `filter` selects.
 fn list_query(filter: &ConversationFilter) -> (String, Vec<Param>) {
+    filter_query(filter, false)
+}
+
+/// The listing (or, with `count`, the counting) query for `filter`, and its parameters.
+fn filter_query(filter: &ConversationFilter, count: bool) -> (String, Vec<Param>) {
     let mut conditions: Vec<String> = Vec::new();
     let mut params: Vec<Param> = Vec::new();
     let bind = |params: &mut Vec<Param>, p: Param| {
@@ -491,6 +525,53 @@ fn list_query(filter: &ConversationFilter) -> (String, Vec<Param>) {
         let n = bind(&mut params, Param::Text(name.to_owned()));
         conditions.push(format!("owner_kind = {k} AND owner_name = {n}"));
     }
+    if let Some(from) = filter.created_from {
+        let p = bind(&mut params, Param::Int(from.millis()));
+        conditions.push(format!("created_at >= {p}"));
+    }
+    if let Some(before) = filter.created_before {
+        let p = bind(&mut params, Param::Int(before.millis()));
+        conditions.push(format!("created_at < {p}"));
+    }
+    if let Some(outcome) = filter.outcome {
+        let p = bind(&mut params, Param::Text(outcome.as_str().to_owned()));
+        conditions.push(format!("outcome = {p}"));
+    }
+    if let Some(customer) = &filter.customer {
+        let p = bind(&mut params, Param::Text(contains_pattern(customer)));
+        conditions.push(format!("lower(customer) LIKE lower({p}) ESCAPE '\\'"));
+    }
+    if let Some(bot) = &filter.bot {
+        let p = bind(&mut params, Param::Text(bot.to_string()));
+        conditions.push(format!("first_bot = {p}"));
+    }
+    if let Some(agent) = &filter.agent {
+        let p = bind(
+            &mut params,
+            Param::Text(contains_pattern(&agents_column(std::slice::from_ref(agent)))),
+        );
+        conditions.push(format!("agents LIKE {p} ESCAPE '\\'"));
+    }
+    if let Some(text) = &filter.text {
+        let p = bind(&mut params, Param::Text(contains_pattern(text)));
+        conditions.push(format!(
+            "EXISTS (SELECT 1 FROM activities a WHERE a.conversation_id = conversations.id \
+             AND lower(a.text) LIKE lower({p}) ESCAPE '\\')"
+        ));
+    }
+    if count {
+        let mut sql = "SELECT COUNT(*) FROM conversations".to_owned();
+        if !conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conditions.join(" AND "));
+        }
+        return (sql, params);
+    }
+    if let Some((created, id)) = filter.after {
+        let t = bind(&mut params, Param::Int(created.millis()));
+        let i = bind(&mut params, Param::Text(id.to_string()));
+        conditions.push(format!("(created_at > {t} OR (created_at = {t} AND id > {i}))"));
+    }
     let mut sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations");
     if !conditions.is_empty() {
         sql.push_str(" WHERE ");
@@ -502,6 +583,20 @@ fn list_query(filter: &ConversationFilter) -> (String, Vec<Param>) {
         sql.push_str(&format!(" LIMIT {p}"));
     }
     (sql, params)
+}
+
+/// A `LIKE` pattern (with `ESCAPE '\'`) for text containing `s` literally.
+fn contains_pattern(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('%');
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
 }
 
 #[cfg(test)]

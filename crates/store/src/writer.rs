@@ -469,8 +469,9 @@ async fn insert_conversation(
 ) -> Result<Result<(), StoreError>, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO conversations (id, tenant, workstream, customer, context, state, queue, owner_kind, owner_name, outcome, \
-         escalated_by, agent_engaged, bot_engaged, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING",
+         escalated_by, agent_engaged, bot_engaged, created_at, updated_at, sentiment, milestones, first_bot, agents) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+         ON CONFLICT (id) DO NOTHING",
     )
     .bind(&row.id)
     .bind(&row.tenant)
@@ -487,6 +488,10 @@ async fn insert_conversation(
     .bind(row.bot_engaged)
     .bind(row.created_at)
     .bind(row.updated_at)
+    .bind(row.sentiment)
+    .bind(&row.milestones)
+    .bind(&row.first_bot)
+    .bind(&row.agents)
     .execute(&mut *conn)
     .await?;
     Ok(if done.rows_affected() == 1 {
@@ -507,7 +512,7 @@ async fn update_conversation(
     let done = sqlx::query(
         "UPDATE conversations SET tenant = $2, workstream = $3, customer = $4, context = $5, state = $6, queue = $7, \
          owner_kind = $8, owner_name = $9, outcome = $10, escalated_by = $11, agent_engaged = $12, bot_engaged = $13, \
-         updated_at = $14 WHERE id = $1 AND state = $15",
+         updated_at = $14, milestones = $16, first_bot = $17, agents = $18 WHERE id = $1 AND state = $15",
     )
     .bind(&row.id)
     .bind(&row.tenant)
@@ -524,6 +529,9 @@ async fn update_conversation(
     .bind(row.bot_engaged)
     .bind(row.updated_at)
     .bind(expected.as_str())
+    .bind(&row.milestones)
+    .bind(&row.first_bot)
+    .bind(&row.agents)
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 1 {
@@ -676,7 +684,22 @@ async fn append_all(
     let stored = stored_seqs(conn, backend, keys).await?;
     let stored: HashMap<(&str, &str), i64> = stored.iter().map(|(c, a, s)| ((c.as_str(), a.as_str()), *s)).collect();
     let plan = plan_appends(keys, &stored);
-    let last_seqs = bump_last_seqs(conn, backend, &plan.new_per_conversation).await?;
+    // The conversation's score after the batch: that of its last new scored activity.
+    let mut pulses: HashMap<&str, i64> = HashMap::new();
+    for ((slot, (conversation, _)), activity) in plan.slots.iter().zip(keys).zip(activities) {
+        if let (Slot::New, Some(sentiment)) = (slot, activity.sentiment) {
+            pulses.insert(*conversation, i64::from(sentiment.conversation.0));
+        }
+    }
+    let bumps: Vec<(&str, i64, i64)> = plan
+        .new_per_conversation
+        .iter()
+        .map(|&(conversation, count)| {
+            let pulse = pulses.get(conversation).copied().unwrap_or(NO_PULSE);
+            (conversation, count, pulse)
+        })
+        .collect();
+    let last_seqs = bump_last_seqs(conn, backend, &bumps).await?;
     let last_seqs: HashMap<&str, i64> = last_seqs.iter().map(|(c, s)| (c.as_str(), *s)).collect();
     let results = assign_seqs(keys, &plan, &last_seqs);
 
@@ -718,23 +741,29 @@ async fn stored_seqs(
     Ok(found)
 }
 
-/// Adds each conversation's count of new activities to its `last_seq`; returns the new
-/// `last_seq` of every conversation that exists.
+/// Stands for "no scored activity in this batch" in [`bump_last_seqs`]'s `VALUES` (a score is
+/// within ±10000; a bound NULL would leave PostgreSQL to guess the column's type).
+const NO_PULSE: i64 = 99_999;
+
+/// Adds each conversation's count of new activities to its `last_seq`, and sets its `sentiment`
+/// to the score given unless that is [`NO_PULSE`]; returns the new `last_seq` of every
+/// conversation that exists.
 async fn bump_last_seqs(
     conn: &mut AnyConnection,
     backend: Backend,
-    counts: &[(&str, i64)],
+    bumps: &[(&str, i64, i64)],
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let mut bumped = Vec::with_capacity(counts.len());
-    for chunk in counts.chunks(BUMP_CHUNK) {
+    let mut bumped = Vec::with_capacity(bumps.len());
+    for chunk in bumps.chunks(BUMP_CHUNK) {
         let sql = format!(
-            "UPDATE conversations SET last_seq = conversations.last_seq + v.column2 FROM (VALUES {}) AS v \
-             WHERE conversations.id = v.column1 RETURNING conversations.id, conversations.last_seq",
-            values_list(backend, chunk.len(), 2)
+            "UPDATE conversations SET last_seq = conversations.last_seq + v.column2, \
+             sentiment = CASE WHEN v.column3 = {NO_PULSE} THEN conversations.sentiment ELSE v.column3 END \
+             FROM (VALUES {}) AS v WHERE conversations.id = v.column1 RETURNING conversations.id, conversations.last_seq",
+            values_list(backend, chunk.len(), 3)
         );
         let mut query = sqlx::query_as::<_, (String, i64)>(&sql).persistent(chunk.len() == BUMP_CHUNK);
-        for (conversation, count) in chunk {
-            query = query.bind(*conversation).bind(*count);
+        for (conversation, count, pulse) in chunk {
+            query = query.bind(*conversation).bind(*count).bind(*pulse);
         }
         bumped.extend(query.fetch_all(&mut *conn).await?);
     }
@@ -748,8 +777,9 @@ async fn insert_activities(
 ) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(INSERT_CHUNK) {
         let sql = format!(
-            "INSERT INTO activities (conversation_id, seq, activity_id, kind, sender_role, sender_id, visibility, ts, body) VALUES {}",
-            values_list(backend, chunk.len(), 9)
+            "INSERT INTO activities (conversation_id, seq, activity_id, kind, sender_role, sender_id, visibility, ts, body, \
+             sentiment, sentiment_pulse, text) VALUES {}",
+            values_list(backend, chunk.len(), 12)
         );
         let mut query = sqlx::query(&sql).persistent(chunk.len() == INSERT_CHUNK);
         for (conversation, seq, a) in chunk {
@@ -762,11 +792,29 @@ async fn insert_activities(
                 .bind(a.sender_id.as_str())
                 .bind(a.visibility.as_str())
                 .bind(a.timestamp.millis())
-                .bind(a.body.as_str());
+                .bind(a.body.as_str())
+                .bind(a.sentiment.map(|s| i64::from(s.message.0)))
+                .bind(a.sentiment.map(|s| i64::from(s.conversation.0)))
+                .bind(message_text(a));
         }
         query.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// A message's text, kept beside its body for transcript search; `None` for other activities.
+fn message_text(a: &NewActivity) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Text {
+        text: Option<String>,
+    }
+    if a.kind != "message" {
+        return None;
+    }
+    serde_json::from_str::<Text>(&a.body)
+        .ok()?
+        .text
+        .filter(|t| !t.is_empty() && !t.contains('\0'))
 }
 
 /// `rows` tuples of `columns` placeholders: `($1, $2), ($3, $4), …` for PostgreSQL, `(?, ?),

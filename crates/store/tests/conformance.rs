@@ -16,6 +16,7 @@ use std::sync::Arc;
 use domain::activity::{NewActivity, SenderRole, StoredActivity, Visibility};
 use domain::attachment::{Attachment, AttachmentId, AttachmentSummary, ContentType, View, ViewContent};
 use domain::conversation::{Conversation, Customer};
+use domain::sentiment::{MessageSentiment, Sentiment};
 use domain::{
     Context, ContextValue, ContextVarName, ConversationId, ConversationState, Outcome, Owner, QueueName,
     RoutingDecision, RuleName, RuleTrace, Seq, TenantName, Timestamp, UserName, WorkstreamName,
@@ -156,6 +157,7 @@ fn message(id: &str) -> NewActivity {
         visibility: Visibility::Everyone,
         timestamp: Timestamp(1_700_000_000_000),
         body: format!(r#"{{"type":"message","id":"{id}","text":"hello"}}"#),
+        sentiment: None,
     }
 }
 
@@ -678,6 +680,7 @@ async fn activities_after_pages_through_the_log_in_seq_order(db: TestDb) {
             },
             timestamp: Timestamp(1_700_000_000_000 + i as i64),
             body: format!(r#"{{"text":"line {i} – ünïcödé"}}"#),
+            sentiment: None,
         };
         let a = db.store.append_activity(c.id, activity.clone()).await.unwrap();
         appended.push(StoredActivity { seq: a.seq, activity });
@@ -1189,6 +1192,215 @@ async fn what_was_acknowledged_survives_close_and_reopen(db: TestDb) {
     reopened.close().await;
 }
 
+/// A scored customer message with id `id`: its own score and the conversation's after it.
+fn scored(id: &str, message: i16, conversation: i16) -> NewActivity {
+    NewActivity {
+        sentiment: Some(MessageSentiment {
+            message: Sentiment(message),
+            conversation: Sentiment(conversation),
+        }),
+        ..self::message(id)
+    }
+}
+
+async fn sentiment_and_milestones_round_trip_and_the_latest_scored_message_sets_the_conversations(db: TestDb) {
+    let mut c = conversation("Contoso", 1_000);
+    c.assign(queue("BotQueue"), Owner::Bot(user("faq-bot")), Timestamp(1_001))
+        .unwrap();
+    stored(&db.store, &c).await;
+    assert_eq!(
+        db.store.get_conversation(c.id).await.unwrap().unwrap().sentiment,
+        Sentiment::NEUTRAL
+    );
+
+    // One batch-sized burst: the last scored message of it wins, unscored ones change nothing.
+    let appends = [scored("m1", -4215, -4215), message("m2"), scored("m3", 6000, 893)];
+    for a in &appends {
+        db.store.append_activity(c.id, a.clone()).await.unwrap();
+    }
+    let read = db.store.get_conversation(c.id).await.unwrap().unwrap();
+    assert_eq!(read.sentiment, Sentiment(893));
+    let log = db.store.activities_after(c.id, Seq::ZERO, 10).await.unwrap();
+    let kept: Vec<_> = log.iter().map(|a| a.activity.sentiment).collect();
+    assert_eq!(kept, appends.iter().map(|a| a.sentiment).collect::<Vec<_>>());
+
+    // The engine's update carries milestones but never overwrites the stored sentiment.
+    c.escalate(&user("faq-bot"), Context::new(), Timestamp(2_000)).unwrap();
+    c.enqueue(queue("CreditCardQueue"), Timestamp(2_001)).unwrap();
+    c.assign(queue("CreditCardQueue"), Owner::Agent(user("alice")), Timestamp(5_001))
+        .unwrap();
+    c.transfer_to_queue(queue("LoanQueue"), Timestamp(6_000)).unwrap();
+    db.store
+        .update_conversation(&c, ConversationState::Active)
+        .await
+        .unwrap();
+    let read = db.store.get_conversation(c.id).await.unwrap().unwrap();
+    assert_eq!(read.sentiment, Sentiment(893), "an update keeps the stored sentiment");
+    assert_eq!(read.milestones, c.milestones);
+    assert_eq!(
+        read.milestones.wait_ms, 3_001,
+        "waiting from the escalation to the agent"
+    );
+    assert_eq!(read.milestones.transfers, 1);
+    assert_eq!(read.milestones.waiting_since, Some(Timestamp(6_000)));
+
+    db.store
+        .append_activity(c.id, scored("m4", -9000, -2000))
+        .await
+        .unwrap();
+    db.store.close().await;
+    let reopened = switchboard_store::open(&db.url).await.unwrap();
+    let read = reopened.get_conversation(c.id).await.unwrap().unwrap();
+    assert_eq!(read.sentiment, Sentiment(-2000), "the stored value, not a cached one");
+    assert_eq!(read.milestones, c.milestones);
+    let last = reopened.activities_after(c.id, Seq(3), 10).await.unwrap();
+    assert_eq!(last[0].activity.sentiment.map(|s| s.message), Some(Sentiment(-9000)));
+    reopened.close().await;
+}
+
+async fn search_filters_by_date_outcome_customer_bot_agent_and_text_and_pages_by_key(db: TestDb) {
+    // Ten conversations a second apart: even ones the bot resolved, odd ones went to alice (and
+    // the ones divisible by three on to "bob_%"), with customers named after their number.
+    let mut all = Vec::new();
+    for i in 0..10i64 {
+        let mut c = conversation("Contoso", 1_000 * (i + 1));
+        c.customer = Customer {
+            id: format!("dl_{i}"),
+            name: Some(format!("Customer Number{i}")),
+            email: None,
+        };
+        c.assign(
+            queue("BotQueue"),
+            Owner::Bot(user(if i < 5 { "faq-bot" } else { "billing-bot" })),
+            Timestamp(1_000 * (i + 1)),
+        )
+        .unwrap();
+        stored(&db.store, &c).await;
+        let text = if i == 7 {
+            "My card was charged 100% twice"
+        } else {
+            "hello"
+        };
+        db.store
+            .append_activity(
+                c.id,
+                NewActivity {
+                    body: json_message(text),
+                    ..message(&format!("m{i}"))
+                },
+            )
+            .await
+            .unwrap();
+        if i % 2 == 0 {
+            c.end_by_bot(Timestamp(1_000 * (i + 1) + 500)).unwrap();
+        } else {
+            let bot = c.owner.as_ref().unwrap().name().clone();
+            c.escalate(&bot, Context::new(), Timestamp(1_000 * (i + 1) + 100))
+                .unwrap();
+            c.assign(
+                queue("CreditCardQueue"),
+                Owner::Agent(user("alice")),
+                Timestamp(1_000 * (i + 1) + 200),
+            )
+            .unwrap();
+            if i % 3 == 0 {
+                c.transfer_to_agent(user("bob_%"), Timestamp(1_000 * (i + 1) + 300))
+                    .unwrap();
+            }
+        }
+        db.store
+            .update_conversation(&c, ConversationState::Active)
+            .await
+            .unwrap();
+        all.push(c);
+    }
+    let ids = |list: Vec<Conversation>| list.iter().map(|c| c.id).collect::<Vec<_>>();
+    let pick = |which: &[usize]| which.iter().map(|&i| all[i].id).collect::<Vec<_>>();
+    let list = async |f: ConversationFilter| {
+        let n = db.store.count_conversations(&f).await.unwrap();
+        let found = db.store.list_conversations(&f).await.unwrap();
+        assert_eq!(n as usize, found.len(), "count agrees with the listing for {f:?}");
+        ids(found)
+    };
+
+    let f = ConversationFilter::all().created(Some(Timestamp(3_000)), Some(Timestamp(6_000)));
+    assert_eq!(list(f).await, pick(&[2, 3, 4]), "from is inclusive, before exclusive");
+    let f = ConversationFilter {
+        outcome: Some(Outcome::ResolvedByBot),
+        ..Default::default()
+    };
+    assert_eq!(list(f).await, pick(&[0, 2, 4, 6, 8]));
+    let f = ConversationFilter {
+        customer: Some("number7".into()),
+        ..Default::default()
+    };
+    assert_eq!(list(f).await, pick(&[7]), "customer names match without case");
+    let f = ConversationFilter {
+        customer: Some("dl_".into()),
+        ..Default::default()
+    };
+    assert_eq!(list(f).await.len(), 10, "`_` is a literal underscore");
+    let f = ConversationFilter {
+        bot: Some(user("billing-bot")),
+        ..Default::default()
+    };
+    assert_eq!(list(f).await, pick(&[5, 6, 7, 8, 9]));
+    let f = ConversationFilter {
+        agent: Some(user("alice")),
+        ..Default::default()
+    };
+    assert_eq!(list(f).await, pick(&[1, 3, 5, 7, 9]));
+    let f = ConversationFilter {
+        agent: Some(user("bob_%")),
+        ..Default::default()
+    };
+    assert_eq!(list(f).await, pick(&[3, 9]), "wildcards in a name are literal");
+    let f = ConversationFilter {
+        agent: Some(user("bob")),
+        ..Default::default()
+    };
+    assert_eq!(list(f).await, pick(&[]), "a name matches whole");
+    let f = ConversationFilter {
+        text: Some("CHARGED 100%".into()),
+        ..Default::default()
+    };
+    assert_eq!(list(f).await, pick(&[7]));
+    let f = ConversationFilter {
+        text: Some("100%%".into()),
+        ..Default::default()
+    };
+    assert_eq!(list(f).await, pick(&[]), "`%` is a literal percent sign");
+    let f = ConversationFilter {
+        agent: Some(user("alice")),
+        bot: Some(user("faq-bot")),
+        ..Default::default()
+    };
+    assert_eq!(list(f).await, pick(&[1, 3]), "filters combine");
+
+    // Keyset pages of three walk everything once, in order.
+    let mut seen = Vec::new();
+    let mut page = ConversationFilter::all().limit(3);
+    loop {
+        let got = db.store.list_conversations(&page).await.unwrap();
+        let Some(last) = got.last() else { break };
+        page = page.after(last);
+        seen.extend(got.iter().map(|c| c.id));
+    }
+    assert_eq!(seen, pick(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
+    assert_eq!(
+        db.store
+            .count_conversations(&ConversationFilter::all().limit(3))
+            .await
+            .unwrap(),
+        10
+    );
+}
+
+/// A message body with `text`.
+fn json_message(text: &str) -> String {
+    serde_json::json!({"type": "message", "text": text}).to_string()
+}
+
 async fn opening_the_same_database_twice_runs_the_migrations_harmlessly(db: TestDb) {
     let second = switchboard_store::open(&db.url).await.expect("open again");
     let c = conversation("Contoso", 1);
@@ -1422,6 +1634,8 @@ conformance!(
     credentials_and_sessions_survive_close_and_reopen,
     what_was_acknowledged_survives_close_and_reopen,
     opening_the_same_database_twice_runs_the_migrations_harmlessly,
+    sentiment_and_milestones_round_trip_and_the_latest_scored_message_sets_the_conversations,
+    search_filters_by_date_outcome_customer_bot_agent_and_text_and_pages_by_key,
     after_close_writes_and_reads_fail_as_closed,
     the_store_answers_ping,
     acknowledged_appends_survive_a_kill_9_of_the_process,

@@ -25,7 +25,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::auth::Caller;
 use super::openapi::ErrorBody;
-use super::{item_json, rfc3339, summary_json};
+use super::{item_json, rfc3339, sentiment_json, summary_json};
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -53,6 +53,7 @@ pub(crate) fn offer_json(queue: &QueueName, expires_at: Timestamp, details: &Con
 - `{\"type\":\"offer_withdrawn\",\"conversation_id\",\"reason\"}`: an offer to the caller was taken back (`declined`, `timed_out`, `ended`).
 - `{\"type\":\"conversation\",\"conversation\":summary}`: a conversation the caller may see changed.
 - `{\"type\":\"activity\",\"conversation_id\",\"activity\":item}`: a new transcript item of a conversation the caller may see.
+- `{\"type\":\"sentiment\",\"conversation_id\",\"sentiment\"}`: the customer's sentiment in a conversation the caller may see changed (`score`, `level`).
 - `{\"type\":\"presence\",\"user\",\"presence\"}`: someone's presence changed.
 - `{\"type\":\"lagged\"}`: the connection fell behind and missed events; reload through the API.
 
@@ -207,6 +208,12 @@ async fn frame_for(state: &AppState, scope: &mut Scope, event: &Arc<LiveEvent>) 
             let item = item_json(activity)?;
             Some(json!({"type": "activity", "conversation_id": conversation, "activity": item}))
         }
+        LiveEvent::Sentiment {
+            conversation,
+            sentiment,
+        } => (scope.sees_all() || scope.visible.contains(conversation)).then(
+            || json!({"type": "sentiment", "conversation_id": conversation, "sentiment": sentiment_json(*sentiment)}),
+        ),
         LiveEvent::Presence { user, presence } => Some(json!({"type": "presence", "user": user, "presence": presence})),
     }
 }

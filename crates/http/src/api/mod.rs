@@ -91,6 +91,30 @@ pub(crate) fn summary_json(c: &Conversation) -> Value {
         "outcome": c.outcome,
         "created_at": rfc3339(c.created_at),
         "updated_at": rfc3339(c.updated_at),
+        "sentiment": sentiment_json(c.sentiment),
+        "milestones": milestones_json(&c.milestones),
+    })
+}
+
+/// A sentiment score with its level.
+pub(crate) fn sentiment_json(s: domain::Sentiment) -> Value {
+    json!({"score": s.compound(), "level": sentiment::Level::of(s.compound()).as_str()})
+}
+
+/// A conversation's milestones, times in RFC 3339.
+pub(crate) fn milestones_json(m: &domain::conversation::Milestones) -> Value {
+    let at = |t: Option<domain::Timestamp>| t.map(rfc3339);
+    json!({
+        "bot": m.bot,
+        "bot_at": at(m.bot_at),
+        "escalated_at": at(m.escalated_at),
+        "agents": m.agents,
+        "agent_at": at(m.agent_at),
+        "waiting_since": at(m.waiting_since),
+        "wait_ms": m.wait_ms,
+        "transfers": m.transfers,
+        "ended_at": at(m.ended_at),
+        "closed_at": at(m.closed_at),
     })
 }
 

@@ -380,6 +380,62 @@ pub struct ConversationSummary {
     pub created_at: String,
     #[schema(format = DateTime)]
     pub updated_at: String,
+    /// The customer's sentiment now.
+    pub sentiment: SentimentValue,
+    /// When it reached each point of its life (docs/analytics.md).
+    pub milestones: MilestonesView,
+}
+
+/// A customer sentiment: the score and its level (docs/sentiment.md).
+#[derive(Debug, ToSchema)]
+pub struct SentimentValue {
+    /// VADER's compound score: the mean of the latest six customer messages, −1 … +1; 0 before
+    /// the first.
+    pub score: f64,
+    pub level: SentimentLevel,
+}
+
+/// The seven sentiment levels.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SentimentLevel {
+    VeryNegative,
+    Negative,
+    SlightlyNegative,
+    Neutral,
+    SlightlyPositive,
+    Positive,
+    VeryPositive,
+}
+
+/// When a conversation reached each point of its life; `null` for the points it has not.
+#[derive(Debug, ToSchema)]
+pub struct MilestonesView {
+    /// The first bot that owned it.
+    #[schema(required = true)]
+    pub bot: Option<String>,
+    #[schema(required = true, format = DateTime)]
+    pub bot_at: Option<String>,
+    /// When a bot first escalated it.
+    #[schema(required = true, format = DateTime)]
+    pub escalated_at: Option<String>,
+    /// Every agent who has owned it, in order.
+    pub agents: Vec<String>,
+    /// When an agent first got it.
+    #[schema(required = true, format = DateTime)]
+    pub agent_at: Option<String>,
+    /// Since when it has been waiting for a person; `null` while someone has it.
+    #[schema(required = true, format = DateTime)]
+    pub waiting_since: Option<String>,
+    /// Milliseconds it waited for a person in all, up to the last time one took it.
+    pub wait_ms: u64,
+    /// Transfers by agents, to a queue or to another agent.
+    pub transfers: u32,
+    /// When the owning agent ended it.
+    #[schema(required = true, format = DateTime)]
+    pub ended_at: Option<String>,
+    #[schema(required = true, format = DateTime)]
+    pub closed_at: Option<String>,
 }
 
 /// The conversations the caller may see.
@@ -527,6 +583,11 @@ pub enum LiveEvent {
     Activity {
         conversation_id: Uuid,
         activity: TranscriptItem,
+    },
+    /// The customer's sentiment in a conversation the caller may see changed.
+    Sentiment {
+        conversation_id: Uuid,
+        sentiment: SentimentValue,
     },
     /// Someone's presence changed.
     Presence { user: String, presence: Presence },
@@ -748,6 +809,7 @@ mod tests {
                 visibility: domain::activity::Visibility::Everyone,
                 timestamp: domain::Timestamp(0),
                 body: json!({"text": "hi", "from": {"name": "Alice"}, "attachments": [{"name": "a.png"}]}).to_string(),
+                sentiment: None,
             },
         };
         let item = super::super::item_json(&stored).unwrap();

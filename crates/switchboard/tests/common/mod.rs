@@ -177,6 +177,14 @@ impl TestHub {
         panic!("conversation {id} never reached the expected state");
     }
 
+    /// Stops serving and closes the store, keeping the directory (to start another hub on the
+    /// same files, as after a restart). Returns the directory.
+    pub async fn stop(self) -> PathBuf {
+        self.server.abort();
+        self.hub.shutdown().await;
+        self.dir
+    }
+
     /// Closes the store and removes the directory.
     pub async fn finish(self) {
         self.server.abort();
