@@ -8,6 +8,7 @@
 //!                 │ assign                                                     │
 //!   open / waiting / active(bot) ── customer_left ─ abandoned ─────────────────┤
 //!   active(bot) ── end_by_bot ─ resolved_by_bot ───────────────────────────────┘
+//!   any but closed ── force_close ─ abandoned / resolved_by_agent ──────────────┘
 //! ```
 //!
 //! Every operation checks the current state and returns [`IllegalTransition`] rather than
@@ -375,6 +376,21 @@ impl Conversation {
         Ok(())
     }
 
+    /// A supervisor closes the conversation, whatever it is doing (force close): abandoned when
+    /// no agent ever had it, else resolved by the agent. A pending wait ends here.
+    pub fn force_close(&mut self, now: Timestamp) -> Result<(), IllegalTransition> {
+        if self.state == ConversationState::Closed {
+            return Err(self.illegal("force close", ""));
+        }
+        let outcome = if self.agent_engaged {
+            Outcome::ResolvedByAgent
+        } else {
+            Outcome::Abandoned
+        };
+        self.close(outcome, now);
+        Ok(())
+    }
+
     fn close(&mut self, outcome: Outcome, now: Timestamp) {
         self.state = ConversationState::Closed;
         self.outcome = Some(outcome);
@@ -542,6 +558,64 @@ mod tests {
             ConversationState::WrapUp,
             "with an agent, the agent still wraps up"
         );
+    }
+
+    #[test]
+    fn a_supervisor_force_closes_from_any_state_but_closed_and_the_outcome_says_whether_an_agent_had_it() {
+        let mut open = conv();
+        open.force_close(Timestamp(5)).unwrap();
+        assert_eq!(
+            (open.state, open.outcome, open.milestones.closed_at),
+            (ConversationState::Closed, Some(Outcome::Abandoned), Some(Timestamp(5)))
+        );
+
+        let mut with_bot = conv();
+        with_bot.assign(q("BotQueue"), Owner::Bot(u("bot")), Timestamp(1)).unwrap();
+        with_bot.force_close(Timestamp(2)).unwrap();
+        assert_eq!(with_bot.outcome, Some(Outcome::Abandoned), "a bot is not an agent");
+        assert_eq!(with_bot.owner, None);
+
+        let mut waiting = conv();
+        waiting.enqueue(q("CreditCardQueue"), Timestamp(10)).unwrap();
+        waiting.force_close(Timestamp(40)).unwrap();
+        assert_eq!(waiting.outcome, Some(Outcome::Abandoned));
+        assert_eq!(
+            (waiting.milestones.waiting_since, waiting.milestones.wait_ms),
+            (None, 30),
+            "the wait ends at the close"
+        );
+
+        let mut with_agent = conv();
+        with_agent
+            .assign(q("CreditCardQueue"), Owner::Agent(u("alice")), Timestamp(1))
+            .unwrap();
+        with_agent.force_close(Timestamp(2)).unwrap();
+        assert_eq!(with_agent.outcome, Some(Outcome::ResolvedByAgent));
+
+        // Handed back to a queue after an agent had it: still the agent's work.
+        let mut requeued = conv();
+        requeued
+            .assign(q("CreditCardQueue"), Owner::Agent(u("alice")), Timestamp(1))
+            .unwrap();
+        requeued.transfer_to_queue(q("HomeLoanQueue"), Timestamp(2)).unwrap();
+        requeued.force_close(Timestamp(3)).unwrap();
+        assert_eq!(requeued.outcome, Some(Outcome::ResolvedByAgent));
+
+        let mut wrap_up = conv();
+        wrap_up
+            .assign(q("CreditCardQueue"), Owner::Agent(u("alice")), Timestamp(1))
+            .unwrap();
+        wrap_up.end_by_agent(Timestamp(2)).unwrap();
+        wrap_up.force_close(Timestamp(3)).unwrap();
+        assert_eq!(
+            (wrap_up.state, wrap_up.outcome),
+            (ConversationState::Closed, Some(Outcome::ResolvedByAgent))
+        );
+
+        let closed = wrap_up.clone();
+        let err = wrap_up.force_close(Timestamp(4)).unwrap_err();
+        assert_eq!(err.state, ConversationState::Closed);
+        assert_eq!(wrap_up, closed, "a closed conversation never reopens");
     }
 
     #[test]

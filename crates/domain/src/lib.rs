@@ -59,6 +59,7 @@ pub struct UnknownVariant {
 }
 
 pub mod activity;
+pub mod analytics;
 pub mod assign;
 pub mod attachment;
 pub mod context;
