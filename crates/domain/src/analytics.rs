@@ -312,11 +312,16 @@ mod tests {
             let mut c = with_bot(start, if i == 0 { "faq-bot" } else { "billing-bot" }, "ChatWorkStream");
             c.sentiment = Sentiment(-5000);
             let escalated = start + 30 * (i + 1);
-            c.escalate(&u(if i == 0 { "faq-bot" } else { "billing-bot" }), Context::new(), secs(escalated))
-                .unwrap();
+            c.escalate(
+                &u(if i == 0 { "faq-bot" } else { "billing-bot" }),
+                Context::new(),
+                secs(escalated),
+            )
+            .unwrap();
             c.enqueue(q("CreditCardQueue"), secs(escalated)).unwrap();
             let taken = escalated + 10 * (i + 1);
-            c.assign(q("CreditCardQueue"), Owner::Agent(u("alice")), secs(taken)).unwrap();
+            c.assign(q("CreditCardQueue"), Owner::Agent(u("alice")), secs(taken))
+                .unwrap();
             if i == 2 {
                 c.transfer_to_agent(u("bob"), secs(taken + 50)).unwrap();
             }
@@ -341,11 +346,18 @@ mod tests {
             report.add(&c);
         }
         let bot = report.total.bot;
-        assert_eq!((bot.conversations, bot.resolved, bot.escalated, bot.abandoned), (10, 6, 3, 1));
+        assert_eq!(
+            (bot.conversations, bot.resolved, bot.escalated, bot.abandoned),
+            (10, 6, 3, 1)
+        );
         assert!(close_to(bot.resolution_rate(), 0.6));
         assert!(close_to(bot.escalation_rate(), 0.3));
         assert!(close_to(bot.abandon_rate(), 0.1));
-        assert!(close_to(bot.resolution_time.value(), 110.0), "{:?}", bot.resolution_time);
+        assert!(
+            close_to(bot.resolution_time.value(), 110.0),
+            "{:?}",
+            bot.resolution_time
+        );
         assert!(close_to(bot.escalation_time.value(), 60.0), "{:?}", bot.escalation_time);
         // Six at +0.5, three at −0.5, one neutral: 1.5 / 10.
         assert!(close_to(bot.sentiment.value(), 0.15), "{:?}", bot.sentiment);
@@ -376,7 +388,11 @@ mod tests {
             sum.merge(f);
         }
         assert_eq!(sum, report.total, "the days add up to the range");
-        assert_eq!(report.by_day.keys().copied().collect::<Vec<_>>(), vec![0], "all on 1970-01-01");
+        assert_eq!(
+            report.by_day.keys().copied().collect::<Vec<_>>(),
+            vec![0],
+            "all on 1970-01-01"
+        );
     }
 
     #[test]

@@ -570,7 +570,9 @@ mod tests {
         );
 
         let mut with_bot = conv();
-        with_bot.assign(q("BotQueue"), Owner::Bot(u("bot")), Timestamp(1)).unwrap();
+        with_bot
+            .assign(q("BotQueue"), Owner::Bot(u("bot")), Timestamp(1))
+            .unwrap();
         with_bot.force_close(Timestamp(2)).unwrap();
         assert_eq!(with_bot.outcome, Some(Outcome::Abandoned), "a bot is not an agent");
         assert_eq!(with_bot.owner, None);

@@ -245,6 +245,16 @@ impl Hub {
         conversation: ConversationId,
         mut activity: Activity,
     ) -> Result<domain::Seq, EngineError> {
+        self.tell_customer_in_place(conversation, &mut activity).await
+    }
+
+    /// [`tell_customer`](Self::tell_customer), leaving the activity as stored (with its id) in
+    /// `activity`, for a copy to go to a bot too.
+    pub(crate) async fn tell_customer_in_place(
+        &self,
+        conversation: ConversationId,
+        activity: &mut Activity,
+    ) -> Result<domain::Seq, EngineError> {
         activity.from = Some(
             ChannelAccount::new(SYSTEM_ACCOUNT_ID)
                 .with_name("Switchboard")
@@ -253,7 +263,7 @@ impl Hub {
         activity.conversation = Some(ConversationAccount::new(conversation.to_string()));
         self.store_activity(
             conversation,
-            &mut activity,
+            activity,
             SenderRole::System,
             SYSTEM_ACCOUNT_ID,
             Visibility::Everyone,

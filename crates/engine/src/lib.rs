@@ -16,6 +16,7 @@ mod locks;
 mod people;
 mod roster;
 mod sentiment;
+mod supervise;
 mod timers;
 mod work;
 
@@ -29,6 +30,7 @@ pub use hub::{ConversationDetails, EngineError, Hub, Opened};
 pub use live::{LiveEvent, Withdrawn};
 pub use people::{People, PersonSettings, SESSION_LIFETIME, SignedIn, check_password_hash, hash_password};
 pub use roster::MemberSnapshot;
+pub use supervise::{FORCE_CLOSE_NOTICE, MAX_CLOSE_REASON};
 pub use work::{AgentConnection, MAX_AGENT_TEXT, Offer};
 
 /// The current time as a domain timestamp.

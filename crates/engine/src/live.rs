@@ -25,6 +25,8 @@ pub enum Withdrawn {
     Ended,
     /// The agent went into a presence the workstream does not offer work in (not a decline).
     Unavailable,
+    /// A supervisor assigned the conversation (to this agent or to another).
+    Assigned,
 }
 
 impl Withdrawn {
@@ -35,6 +37,7 @@ impl Withdrawn {
             Withdrawn::TimedOut => "timed_out",
             Withdrawn::Ended => "ended",
             Withdrawn::Unavailable => "unavailable",
+            Withdrawn::Assigned => "assigned",
         }
     }
 }

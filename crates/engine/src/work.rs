@@ -50,13 +50,13 @@ pub struct Offer {
     pub expires_at: Timestamp,
     /// Tells this offer from a later one of the same conversation (for its timeout).
     serial: u64,
-    units: Capacity,
+    pub(crate) units: Capacity,
 }
 
 /// The in-memory side of people's work.
 #[derive(Debug, Default)]
 pub(crate) struct Work {
-    offers: Mutex<HashMap<ConversationId, Offer>>,
+    pub(crate) offers: Mutex<HashMap<ConversationId, Offer>>,
     declines: Mutex<HashMap<ConversationId, Vec<(UserName, u32)>>>,
     serial: AtomicU64,
     /// One assignment cycle at a time.
@@ -158,13 +158,13 @@ impl Hub {
         }
     }
 
-    fn workstream_of(&self, conversation: &Conversation) -> &Workstream {
+    pub(crate) fn workstream_of(&self, conversation: &Conversation) -> &Workstream {
         self.tenant()
             .workstream(conversation.workstream.as_str())
             .expect("a stored conversation names a configured workstream")
     }
 
-    fn queue_named(&self, name: &QueueName) -> &Queue {
+    pub(crate) fn queue_named(&self, name: &QueueName) -> &Queue {
         self.tenant()
             .queue(name.as_str())
             .expect("the tenant checks every queue reference")
@@ -338,7 +338,7 @@ impl Hub {
 
     /// Tells everyone `agent` now has the conversation: a notice the customer sees, carrying
     /// who joined in `channelData` (which is also how the transcript remembers who owned it).
-    async fn agent_joined(&self, conversation: ConversationId, agent: &UserName) -> Result<(), EngineError> {
+    pub(crate) async fn agent_joined(&self, conversation: ConversationId, agent: &UserName) -> Result<(), EngineError> {
         let (user, ..) = self.person(agent)?;
         let mut notice = Activity::message(joined_text(user));
         notice.channel_data = Some(json!({"switchboard": {"event": "agent_joined", "agent": agent}}));
@@ -449,6 +449,21 @@ impl Hub {
         Ok(true)
     }
 
+    /// Takes back the offer pending for `id`, if any, without offering the conversation again:
+    /// the agent's capacity is given back and they are told why (no decline is counted). The
+    /// caller holds the conversation's lock.
+    pub(crate) fn take_back_offer(&self, id: ConversationId, reason: Withdrawn, now: Timestamp) -> Option<Offer> {
+        let offer = lock(&self.work.offers).remove(&id)?;
+        self.roster.release(&offer.agent, offer.units, now);
+        self.live.publish(LiveEvent::OfferWithdrawn {
+            conversation: id,
+            agent: offer.agent.clone(),
+            reason,
+        });
+        tracing::info!(conversation.id = %id, agent = %offer.agent, reason = reason.as_str(), "offer withdrawn");
+        Some(offer)
+    }
+
     /// Offers waiting conversations to whoever can take them, oldest first, in `queues` (all
     /// queues when `None`). Errors are logged, not returned: a cycle is a best effort that the
     /// next trigger repeats.
@@ -533,7 +548,7 @@ impl Hub {
         Ok(())
     }
 
-    async fn load(&self, id: ConversationId) -> Result<Conversation, EngineError> {
+    pub(crate) async fn load(&self, id: ConversationId) -> Result<Conversation, EngineError> {
         self.store()
             .get_conversation(id)
             .await?
@@ -881,15 +896,7 @@ impl Hub {
             let owner = conv.owner.clone();
             conv.customer_left(now)?;
             self.store().update_conversation(&conv, before).await?;
-            let offer = lock(&self.work.offers).remove(&id);
-            if let Some(offer) = offer {
-                self.roster.release(&offer.agent, offer.units, now);
-                self.live.publish(LiveEvent::OfferWithdrawn {
-                    conversation: id,
-                    agent: offer.agent,
-                    reason: Withdrawn::Ended,
-                });
-            }
+            self.take_back_offer(id, Withdrawn::Ended, now);
             if conv.state == ConversationState::Closed {
                 let mut end = Activity::new(ActivityType::EndOfConversation);
                 end.code = Some(EndOfConversationCode::UserCancelled);

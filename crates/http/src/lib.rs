@@ -3,6 +3,7 @@
 //! error leaves through [`ApiError`], which picks the status in one place.
 
 mod agent_page;
+mod analytics_page;
 pub mod api;
 mod chat_page;
 mod connector;
@@ -10,6 +11,8 @@ pub mod directline;
 mod error;
 mod metrics_layer;
 mod ops;
+mod supervisor_page;
+pub mod transcripts;
 pub mod well_known;
 
 use std::sync::Arc;
@@ -45,6 +48,8 @@ pub fn router(state: AppState) -> Router {
         .merge(directline::routes())
         .merge(chat_page::routes())
         .merge(agent_page::routes())
+        .merge(analytics_page::routes())
+        .merge(supervisor_page::routes())
         // A route layer sees the matched route template, which keeps metric labels bounded.
         .route_layer(axum::middleware::from_fn(metrics_layer::record))
         .fallback(error::not_found)

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check-config` and `keys` (more commands arrive with later features).
+//! The command line: `serve`, `check-config`, `user`, `keys` and `export`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -83,6 +83,77 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Export stored conversations (summary, routing trace, transcript, sentiment) as JSON or
+    /// CSV, streamed with bounded memory, with a progress bar on a terminal (a progress line
+    /// every 10,000 conversations otherwise). Filters as in the transcript search
+    /// (docs/transcripts.md); all that are given must hold.
+    ///
+    /// Example: switchboard export --format csv --from 2026-11-01 --to 2026-11-30 \
+    ///          --queue CreditCardQueue --output november.csv
+    Export {
+        /// Database [default: sqlite://data/switchboard.db].
+        #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
+        database_url: Option<String>,
+        /// json or csv.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Where to write [default: standard output].
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        search: SearchArgs,
+    },
+}
+
+/// The transcript search filters, as options.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SearchArgs {
+    /// Created on or after this day (YYYY-MM-DD, UTC) or RFC 3339 instant.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Created on or before this day (or before this instant).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// The customer's id, name or email contains this.
+    #[arg(long)]
+    pub customer: Option<String>,
+    /// Last routed to this queue.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Owned by this agent at some point.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// First owned by this bot.
+    #[arg(long)]
+    pub bot: Option<String>,
+    /// resolved_by_bot, resolved_by_agent or abandoned.
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// open, waiting, active, wrap_up or closed.
+    #[arg(long)]
+    pub state: Option<String>,
+    #[arg(long)]
+    pub workstream: Option<String>,
+    /// A message's text contains this.
+    #[arg(long)]
+    pub text: Option<String>,
+}
+
+impl From<SearchArgs> for http::transcripts::Search {
+    fn from(a: SearchArgs) -> Self {
+        Self {
+            from: a.from,
+            to: a.to,
+            customer: a.customer,
+            queue: a.queue,
+            agent: a.agent,
+            bot: a.bot,
+            outcome: a.outcome,
+            state: a.state,
+            workstream: a.workstream,
+            text: a.text,
+        }
+    }
 }
 
 /// What `switchboard user` does.
@@ -145,6 +216,18 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::CheckConfig { file } => check_config(&file),
         Command::Keys { dir, action } => keys(&dir, action),
+        Command::Export {
+            database_url,
+            format,
+            output,
+            search,
+        } => match crate::export::run(database_url, &format, output.as_deref(), search.into()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::User {
             config,
             database_url,

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo_bot;
+pub mod export;
 pub mod keys;
 pub mod people_file;
 pub mod server;

@@ -1,6 +1,7 @@
 //! Conversations for people: listing those the caller may see, one conversation with its
 //! routing trace and escalation summaries, its transcript, and what an agent does with it
-//! (accept or decline an offer, pick, reply, note, transfer, end, close).
+//! (accept or decline an offer, pick, reply, note, transfer, end, close) and what a supervisor
+//! does with it (assign, force-close).
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -33,6 +34,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/conversations/{id}/transfer", post(transfer))
         .route("/api/v1/conversations/{id}/end", post(end))
         .route("/api/v1/conversations/{id}/close", post(close))
+        .route("/api/v1/conversations/{id}/assign", post(assign))
+        .route("/api/v1/conversations/{id}/force-close", post(force_close))
         .route("/api/v1/offers", get(offers))
 }
 
@@ -508,6 +511,99 @@ async fn close(caller: Caller, State(state): State<AppState>, Path(id): Path<Str
     let conv = state
         .hub
         .finish_wrap_up(Some(caller.person()?), parse_id(&id)?)
+        .await
+        .map_err(engine_error)?;
+    Ok(Json(summary_json(&conv)))
+}
+
+/// Whom a supervisor assigns a conversation to.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Assign {
+    /// The agent's user name; a member of the conversation's queue, not offline.
+    agent: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/assign",
+    tag = "supervision",
+    summary = "Assign a waiting conversation (supervisor)",
+    description = "A supervisor of the conversation's queue (or an admin) gives a waiting conversation to an agent of that queue, as if the agent had accepted it: the customer is told the agent joined, and the agent's capacity is taken even past what they have. An offer pending for it is withdrawn (`offer_withdrawn`, reason `assigned`).",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The conversation's id.")),
+    request_body = Assign,
+    responses(
+        (status = 200, description = "The conversation's summary, now `active` with the agent as owner.", body = ConversationSummary),
+        (status = 400, description = "`id` is not a conversation id (`invalid_id`), the body is not `{\"agent\"}` (`invalid_body`), or `agent` is not a user name (`invalid_agent`).", body = ErrorBody),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+        (status = 403, description = "The caller is an agent, or a supervisor who does not oversee the conversation's queue.", body = ErrorBody),
+        (status = 404, description = "There is no such conversation or person.", body = ErrorBody),
+        (status = 409, description = "Not allowed in the conversation's current state (`not_waiting`), or not to this agent (`not_a_member` of the queue, `agent_offline`)." , body = ErrorBody),
+    )
+)]
+async fn assign(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let Assign { agent } = parse_json(&body)?;
+    let agent = domain::UserName::new(&agent).map_err(|e| ApiError::BadRequest {
+        code: "invalid_agent",
+        message: format!("`agent` is not a user name: {e}"),
+    })?;
+    let conv = state
+        .hub
+        .supervisor_assign(caller.name.as_ref(), caller.role, id, &agent)
+        .await
+        .map_err(engine_error)?;
+    Ok(Json(summary_json(&conv)))
+}
+
+/// Why a supervisor closes a conversation.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ForceClose {
+    /// Shown to the customer after "A supervisor closed this conversation." (at most 500
+    /// characters).
+    reason: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/force-close",
+    tag = "supervision",
+    summary = "Force-close a conversation (supervisor)",
+    description = "A supervisor of the conversation's queue (or an admin) closes a conversation that is not closed, whatever it is doing. The customer is told \"A supervisor closed this conversation.\" with the reason, then the conversation ends for them (`endOfConversation`, which an owning bot also receives); in wrap-up the customer has already seen the end and is not told again. An owning agent's capacity is given back. The outcome is `abandoned` if no agent ever had the conversation, else `resolved_by_agent`. The body may be empty.",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The conversation's id.")),
+    request_body(content = ForceClose, description = "Optional; an empty body closes without a reason."),
+    responses(
+        (status = 200, description = "The conversation's summary, now `closed`.", body = ConversationSummary),
+        (status = 400, description = "`id` is not a conversation id (`invalid_id`), the body is not `{\"reason\"}` (`invalid_body`), or the reason is too long (`invalid`).", body = ErrorBody),
+        (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
+        (status = 403, description = "The caller is an agent, or a supervisor who does not oversee the conversation's queue.", body = ErrorBody),
+        (status = 404, description = "There is no such conversation.", body = ErrorBody),
+        (status = 409, description = "The conversation is already closed (`ended`)." , body = ErrorBody),
+    )
+)]
+async fn force_close(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let ForceClose { reason } = if body.iter().all(u8::is_ascii_whitespace) {
+        ForceClose::default()
+    } else {
+        parse_json(&body)?
+    };
+    let conv = state
+        .hub
+        .force_close(caller.name.as_ref(), caller.role, id, reason)
         .await
         .map_err(engine_error)?;
     Ok(Json(summary_json(&conv)))

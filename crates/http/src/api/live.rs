@@ -50,7 +50,7 @@ pub(crate) fn offer_json(queue: &QueueName, expires_at: Timestamp, details: &Con
     description = "Upgrades to a WebSocket of live events for the caller (authenticated by the bearer header or the session cookie). The server sends one JSON text frame per event (schema `LiveEvent`, told apart by `type`) and a ping every 25 seconds; what the client sends is ignored, but a close.
 
 - `{\"type\":\"offer\",\"offer\":offer}`: the caller is offered a conversation.
-- `{\"type\":\"offer_withdrawn\",\"conversation_id\",\"reason\"}`: an offer to the caller was taken back (`declined`, `timed_out`, `ended`).
+- `{\"type\":\"offer_withdrawn\",\"conversation_id\",\"reason\"}`: an offer to the caller was taken back (`declined`, `timed_out`, `ended`, `unavailable`, `assigned` by a supervisor).
 - `{\"type\":\"conversation\",\"conversation\":summary}`: a conversation the caller may see changed.
 - `{\"type\":\"activity\",\"conversation_id\",\"activity\":item}`: a new transcript item of a conversation the caller may see.
 - `{\"type\":\"sentiment\",\"conversation_id\",\"sentiment\"}`: the customer's sentiment in a conversation the caller may see changed (`score`, `level`).

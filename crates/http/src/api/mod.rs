@@ -2,11 +2,13 @@
 //! is authenticated ([`auth`]) and every conversation it touches is checked against the caller's
 //! role (`Hub::may_read`, and ownership for actions, which the engine checks).
 
+pub(crate) mod analytics;
 pub mod auth;
 mod conversations;
 mod live;
 pub mod openapi;
 mod people;
+pub(crate) mod transcripts;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -25,6 +27,8 @@ pub fn routes() -> Router<AppState> {
         .merge(conversations::routes())
         .merge(people::routes())
         .merge(live::routes())
+        .merge(transcripts::routes())
+        .merge(analytics::routes())
         .merge(openapi::routes())
 }
 
@@ -158,5 +162,6 @@ pub(crate) fn item_json(stored: &StoredActivity) -> Option<Value> {
         "bot": a.sender_role == SenderRole::Bot,
         "attachments": attachments,
         "timestamp": rfc3339(a.timestamp),
+        "sentiment": a.sentiment.map(|s| s.message.compound()),
     }))
 }

@@ -65,8 +65,14 @@ current state), `code` which rule, `message` explains it for people.
         super::conversations::transfer,
         super::conversations::end,
         super::conversations::close,
+        super::conversations::assign,
+        super::conversations::force_close,
         super::conversations::offers,
         super::live::upgrade,
+        super::transcripts::search,
+        super::transcripts::one,
+        super::transcripts::export,
+        super::analytics::report,
         openapi_json,
     ),
     components(schemas(LiveEvent)),
@@ -75,7 +81,10 @@ current state), `code` which rule, `message` explains it for people.
         (name = "sessions", description = "Signing in and out."),
         (name = "people", description = "Who I am and my presence; the agents and the queues."),
         (name = "conversations", description = "Conversations the caller may see, and what an agent does with them."),
+        (name = "supervision", description = "What supervisors do with the conversations of the queues they oversee."),
         (name = "live", description = "The WebSocket of live events."),
+        (name = "transcripts", description = "Searching, reading and exporting stored conversations."),
+        (name = "analytics", description = "Bot and agent figures over a date range."),
         (name = "documentation", description = "This document."),
     )
 )]
@@ -227,6 +236,7 @@ pub enum WithdrawReason {
     TimedOut,
     Ended,
     Unavailable,
+    Assigned,
 }
 
 /// The kind of a transcript item.
@@ -518,6 +528,9 @@ pub struct TranscriptItem {
     pub attachments: Vec<AttachmentInfo>,
     #[schema(format = DateTime)]
     pub timestamp: String,
+    /// A customer message's sentiment score (−1 … +1); `null` for everything else.
+    #[schema(required = true)]
+    pub sentiment: Option<f64>,
 }
 
 /// An attachment of a transcript item.
@@ -627,8 +640,14 @@ mod tests {
         ("post", "/api/v1/conversations/{id}/transfer", true),
         ("post", "/api/v1/conversations/{id}/end", true),
         ("post", "/api/v1/conversations/{id}/close", true),
+        ("post", "/api/v1/conversations/{id}/assign", true),
+        ("post", "/api/v1/conversations/{id}/force-close", true),
         ("get", "/api/v1/offers", true),
         ("get", "/api/v1/events", true),
+        ("get", "/api/v1/transcripts", true),
+        ("get", "/api/v1/transcripts/export", true),
+        ("get", "/api/v1/transcripts/{id}", true),
+        ("get", "/api/v1/analytics", true),
         ("get", "/api/v1/openapi.json", false),
     ];
 
@@ -854,7 +873,10 @@ mod tests {
         use engine::Withdrawn as W;
         assert_eq!(
             enum_values(&doc, "WithdrawReason"),
-            spelled(&[W::Declined, W::TimedOut, W::Ended, W::Unavailable], W::as_str)
+            spelled(
+                &[W::Declined, W::TimedOut, W::Ended, W::Unavailable, W::Assigned],
+                W::as_str
+            )
         );
     }
 
