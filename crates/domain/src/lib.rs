@@ -64,6 +64,7 @@ pub mod assign;
 pub mod attachment;
 pub mod context;
 pub mod conversation;
+pub mod metering;
 pub mod names;
 pub mod presence;
 pub mod queue;

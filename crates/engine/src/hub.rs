@@ -102,6 +102,9 @@ pub struct Hub {
     pub(crate) people: Arc<crate::people::People>,
     /// The running sentiment of each ongoing conversation (see `sentiment`).
     pub(crate) pulses: crate::sentiment::Pulses,
+    /// Bot-session metering (see `metering`); `None` when not configured.
+    pub(crate) metering: Option<domain::metering::Policy>,
+    pub(crate) metering_watch: crate::metering::Watch,
     /// Cancelled at shutdown: stops the clocks.
     pub(crate) stop: tokio_util::sync::CancellationToken,
 }
@@ -126,6 +129,8 @@ impl Hub {
             work: Work::default(),
             people: Arc::default(),
             pulses: Default::default(),
+            metering: None,
+            metering_watch: Default::default(),
             stop: tokio_util::sync::CancellationToken::new(),
         }
     }

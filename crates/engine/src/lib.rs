@@ -13,6 +13,7 @@ mod events;
 mod hub;
 mod live;
 mod locks;
+mod metering;
 mod people;
 mod roster;
 mod sentiment;
@@ -28,6 +29,7 @@ pub use customers::{CustomerDelivery, CustomerFile, CustomerSent, CustomerView, 
 pub use dispatch::{ChannelSettings, ChannelSigner, DeliveryError};
 pub use hub::{ConversationDetails, EngineError, Hub, Opened};
 pub use live::{LiveEvent, Withdrawn};
+pub use metering::{Month, MonthUsage};
 pub use people::{People, PersonSettings, SESSION_LIFETIME, SignedIn, check_password_hash, hash_password};
 pub use roster::MemberSnapshot;
 pub use supervise::{FORCE_CLOSE_NOTICE, MAX_CLOSE_REASON};

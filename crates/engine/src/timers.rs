@@ -29,6 +29,7 @@ impl Hub {
     /// Starts the hub's clocks: first restores what agents held before a restart (`recover`),
     /// then sweeps once a second until the hub shuts down or is dropped.
     pub fn start_timers(self: &Arc<Self>) {
+        self.start_metering_watch();
         let weak = Arc::downgrade(self);
         let stop = self.stop.clone();
         tokio::spawn(async move {

@@ -281,6 +281,15 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// How many conversations `filter` selects (its `after` and `limit` ignored).
     async fn count_conversations(&self, filter: &ConversationFilter) -> Result<u64, StoreError>;
 
+    /// Bot sessions of `tenant` whose first bot was invoked in `from .. before`, by first bot:
+    /// each conversation a bot engaged counts once, however many bots it had.
+    async fn bot_sessions(
+        &self,
+        tenant: &TenantName,
+        from: Timestamp,
+        before: Timestamp,
+    ) -> Result<Vec<(UserName, u64)>, StoreError>;
+
     /// Stores a routing decision with its conversation ([`StoreError::NotFound`] if unknown).
     async fn record_routing(
         &self,

@@ -20,7 +20,7 @@ use crate::{RoutingRecord, Session, StoreError};
 
 /// The columns of `conversations` that a conversation is read from, in [`ConversationRow`]'s order.
 pub(crate) const CONVERSATION_COLUMNS: &str = "id, tenant, workstream, customer, context, state, queue, owner_kind, owner_name, outcome, \
-     escalated_by, agent_engaged, bot_engaged, created_at, updated_at, sentiment, milestones, first_bot, agents";
+     escalated_by, agent_engaged, bot_engaged, created_at, updated_at, sentiment, milestones, first_bot, bot_at, agents";
 
 /// A `conversations` row (without `last_seq`, which only the writer touches).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -49,6 +49,8 @@ pub(crate) struct ConversationRow {
     pub milestones: String,
     /// The first bot, copied out of `milestones` for search.
     pub first_bot: Option<String>,
+    /// When the first bot was invoked (bot-session metering), copied out of `milestones`.
+    pub bot_at: Option<i64>,
     /// Every agent, copied out of `milestones` for search: see [`agents_column`].
     pub agents: String,
 }
@@ -93,6 +95,7 @@ impl ConversationRow {
             sentiment: i64::from(c.sentiment.0),
             milestones: to_json(&c.milestones, "conversation", c.id)?,
             first_bot: c.milestones.bot.as_ref().map(ToString::to_string),
+            bot_at: c.milestones.bot_at.map(Timestamp::millis),
             agents: agents_column(&c.milestones.agents),
         })
     }

@@ -47,7 +47,7 @@ use async_trait::async_trait;
 use domain::activity::{NewActivity, StoredActivity};
 use domain::attachment::{Attachment, AttachmentId, AttachmentSummary, View, ViewContent};
 use domain::conversation::Conversation;
-use domain::{ConversationId, ConversationState, RoutingDecision, Seq, Timestamp, UserName};
+use domain::{ConversationId, ConversationState, RoutingDecision, Seq, TenantName, Timestamp, UserName};
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnectionMetadata;
@@ -302,6 +302,35 @@ impl Store for SqlStore {
         })
         .await?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn bot_sessions(
+        &self,
+        tenant: &TenantName,
+        from: Timestamp,
+        before: Timestamp,
+    ) -> Result<Vec<(UserName, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> = read_retrying(|| {
+            sqlx::query_as(
+                "SELECT first_bot, COUNT(*) FROM conversations WHERE tenant = $1 AND bot_at >= $2 AND bot_at < $3 \
+                 AND first_bot IS NOT NULL GROUP BY first_bot ORDER BY first_bot",
+            )
+            .bind(tenant.to_string())
+            .bind(from.millis())
+            .bind(before.millis())
+            .fetch_all(&self.reads)
+        })
+        .await?;
+        rows.into_iter()
+            .map(|(bot, n)| {
+                let name = UserName::new(bot.clone()).map_err(|e| StoreError::Corrupt {
+                    what: "conversation",
+                    id: bot,
+                    detail: format!("first_bot: {e}"),
+                })?;
+                Ok((name, u64::try_from(n).unwrap_or(0)))
+            })
+            .collect()
     }
 
     async fn record_routing(

@@ -469,8 +469,8 @@ async fn insert_conversation(
 ) -> Result<Result<(), StoreError>, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO conversations (id, tenant, workstream, customer, context, state, queue, owner_kind, owner_name, outcome, \
-         escalated_by, agent_engaged, bot_engaged, created_at, updated_at, sentiment, milestones, first_bot, agents) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+         escalated_by, agent_engaged, bot_engaged, created_at, updated_at, sentiment, milestones, first_bot, agents, \
+         bot_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
          ON CONFLICT (id) DO NOTHING",
     )
     .bind(&row.id)
@@ -492,6 +492,7 @@ async fn insert_conversation(
     .bind(&row.milestones)
     .bind(&row.first_bot)
     .bind(&row.agents)
+    .bind(row.bot_at)
     .execute(&mut *conn)
     .await?;
     Ok(if done.rows_affected() == 1 {
@@ -512,7 +513,8 @@ async fn update_conversation(
     let done = sqlx::query(
         "UPDATE conversations SET tenant = $2, workstream = $3, customer = $4, context = $5, state = $6, queue = $7, \
          owner_kind = $8, owner_name = $9, outcome = $10, escalated_by = $11, agent_engaged = $12, bot_engaged = $13, \
-         updated_at = $14, milestones = $16, first_bot = $17, agents = $18 WHERE id = $1 AND state = $15",
+         updated_at = $14, milestones = $16, first_bot = $17, agents = $18, bot_at = $19 \
+         WHERE id = $1 AND state = $15",
     )
     .bind(&row.id)
     .bind(&row.tenant)
@@ -532,6 +534,7 @@ async fn update_conversation(
     .bind(&row.milestones)
     .bind(&row.first_bot)
     .bind(&row.agents)
+    .bind(row.bot_at)
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 1 {

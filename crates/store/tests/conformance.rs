@@ -1401,6 +1401,84 @@ fn json_message(text: &str) -> String {
     serde_json::json!({"type": "message", "text": text}).to_string()
 }
 
+async fn bot_sessions_count_each_conversation_once_in_the_month_its_first_bot_was_invoked(db: TestDb) {
+    let month = (Timestamp(1_000_000), Timestamp(2_000_000));
+    // Two bots in one conversation: one session, the first bot's.
+    let mut two_bots = conversation("Contoso", 1_000_000);
+    two_bots
+        .assign(queue("BotQueue"), Owner::Bot(user("faq-bot")), Timestamp(1_000_100))
+        .unwrap();
+    two_bots
+        .escalate(&user("faq-bot"), Context::new(), Timestamp(1_000_200))
+        .unwrap();
+    two_bots
+        .assign(
+            queue("BillingBotQueue"),
+            Owner::Bot(user("billing-bot")),
+            Timestamp(1_000_300),
+        )
+        .unwrap();
+    // Escalated to a person: still one session.
+    let mut escalated = conversation("Contoso", 1_100_000);
+    escalated
+        .assign(queue("BotQueue"), Owner::Bot(user("faq-bot")), Timestamp(1_100_000))
+        .unwrap();
+    escalated
+        .escalate(&user("faq-bot"), Context::new(), Timestamp(1_100_500))
+        .unwrap();
+    escalated
+        .assign(
+            queue("CreditCardQueue"),
+            Owner::Agent(user("alice")),
+            Timestamp(1_100_900),
+        )
+        .unwrap();
+    // No bot at all: none.
+    let mut people_only = conversation("Contoso", 1_200_000);
+    people_only
+        .assign(
+            queue("CreditCardQueue"),
+            Owner::Agent(user("alice")),
+            Timestamp(1_200_000),
+        )
+        .unwrap();
+    // Created this month, bot first invoked the next: counts next month.
+    let mut late = conversation("Contoso", 1_999_000);
+    let other_tenant = {
+        let mut c = conversation("Fabrikam", 1_500_000);
+        c.assign(queue("BotQueue"), Owner::Bot(user("faq-bot")), Timestamp(1_500_000))
+            .unwrap();
+        c
+    };
+    for c in [&two_bots, &escalated, &people_only, &late, &other_tenant] {
+        stored(&db.store, c).await;
+    }
+    late.enqueue(queue("CreditCardQueue"), Timestamp(1_999_500)).unwrap();
+    late.assign(queue("BotQueue"), Owner::Bot(user("billing-bot")), Timestamp(2_000_000))
+        .unwrap();
+    db.store
+        .update_conversation(&late, ConversationState::Open)
+        .await
+        .unwrap();
+
+    let contoso = tenant("Contoso");
+    let count = async |store: &Arc<dyn Store>, (from, before): (Timestamp, Timestamp)| {
+        store.bot_sessions(&contoso, from, before).await.unwrap()
+    };
+    assert_eq!(count(&db.store, month).await, vec![(user("faq-bot"), 2)]);
+    assert_eq!(
+        count(&db.store, (Timestamp(2_000_000), Timestamp(3_000_000))).await,
+        vec![(user("billing-bot"), 1)],
+        "a new month starts from nothing"
+    );
+    // Counted from what is stored: the same after a restart, however often asked.
+    db.store.close().await;
+    let reopened = switchboard_store::open(&db.url).await.unwrap();
+    assert_eq!(count(&reopened, month).await, vec![(user("faq-bot"), 2)]);
+    assert_eq!(count(&reopened, month).await, vec![(user("faq-bot"), 2)]);
+    reopened.close().await;
+}
+
 async fn opening_the_same_database_twice_runs_the_migrations_harmlessly(db: TestDb) {
     let second = switchboard_store::open(&db.url).await.expect("open again");
     let c = conversation("Contoso", 1);
@@ -1636,6 +1714,7 @@ conformance!(
     opening_the_same_database_twice_runs_the_migrations_harmlessly,
     sentiment_and_milestones_round_trip_and_the_latest_scored_message_sets_the_conversations,
     search_filters_by_date_outcome_customer_bot_agent_and_text_and_pages_by_key,
+    bot_sessions_count_each_conversation_once_in_the_month_its_first_bot_was_invoked,
     after_close_writes_and_reads_fail_as_closed,
     the_store_answers_ping,
     acknowledged_appends_survive_a_kill_9_of_the_process,

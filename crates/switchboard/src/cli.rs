@@ -83,6 +83,24 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Report bot-session usage for a month against the tenant's pool (`[metering]`: licences ×
+    /// 50 + add-ons × 100), per bot, straight from the database.
+    ///
+    /// Example: switchboard usage --config hub.toml --month 2026-11
+    Usage {
+        /// Configuration file (TOML). Default: the built-in sample.
+        #[arg(long, short, env = "SWITCHBOARD_CONFIG")]
+        config: Option<PathBuf>,
+        /// Database [default: the file's server.database_url, else sqlite://data/switchboard.db].
+        #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
+        database_url: Option<String>,
+        /// The month, YYYY-MM [default: this month, UTC].
+        #[arg(long)]
+        month: Option<String>,
+        /// Print the JSON `GET /api/v1/usage` answers instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Export stored conversations (summary, routing trace, transcript, sentiment) as JSON or
     /// CSV, streamed with bounded memory, with a progress bar on a terminal (a progress line
     /// every 10,000 conversations otherwise). Filters as in the transcript search
@@ -216,6 +234,12 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::CheckConfig { file } => check_config(&file),
         Command::Keys { dir, action } => keys(&dir, action),
+        Command::Usage {
+            config,
+            database_url,
+            month,
+            json,
+        } => report(usage(config.as_ref(), database_url, month.as_deref(), json)),
         Command::Export {
             database_url,
             format,
@@ -268,6 +292,73 @@ fn keys(dir: &std::path::Path, action: KeysAction) -> ExitCode {
         KeysAction::Retire { kid } => crate::keys::retire(dir, &kid, now).map(|()| format!("retired {kid}")),
     };
     report(result)
+}
+
+fn usage(
+    config_file: Option<&PathBuf>,
+    database_url: Option<String>,
+    month: Option<&str>,
+    json: bool,
+) -> Result<String, String> {
+    let config = read_config(config_file)?;
+    let month = match month {
+        Some(m) => engine::Month::parse(m).map_err(|e| format!("--month: {e}"))?,
+        None => engine::Month::of(engine::now()),
+    };
+    let database_url = database_url
+        .or_else(|| config.server.database_url.clone())
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let (from, before) = month.range();
+    let by_bot = runtime.block_on(async {
+        let store = store::open(&database_url).await.map_err(|e| e.to_string())?;
+        let found = store
+            .bot_sessions(config.tenant.name(), from, before)
+            .await
+            .map_err(|e| e.to_string());
+        store.close().await;
+        found
+    })?;
+    let used = by_bot.iter().map(|(_, n)| n).sum();
+    let month_usage = engine::MonthUsage {
+        month,
+        used,
+        by_bot,
+        usage: config.metering.map(|p| domain::metering::Usage {
+            used,
+            entitled: p.entitlement.sessions(),
+        }),
+    };
+    if json {
+        return Ok(http::api::usage::usage_json(&month_usage, config.metering).to_string());
+    }
+    let mut out = format!("bot sessions in {month} (tenant {})\n", config.tenant.name());
+    match month_usage.usage {
+        Some(u) => out.push_str(&format!(
+            "used {} of {} ({}), {} remaining{}\n",
+            u.used,
+            u.entitled,
+            u.fraction()
+                .map_or("no pool".to_owned(), |f| format!("{:.1} %", f * 100.0)),
+            u.remaining(),
+            match u.level() {
+                domain::metering::Level::Ok => String::new(),
+                domain::metering::Level::Warning => " — warning: 80 % of the pool is used".to_owned(),
+                domain::metering::Level::Exhausted => " — the pool is spent".to_owned(),
+                domain::metering::Level::Over => format!(" — over the pool by {}", u.overage()),
+            }
+        )),
+        None => out.push_str(&format!(
+            "used {used} (no [metering] in the configuration: no pool to count against)\n"
+        )),
+    }
+    for (bot, n) in &month_usage.by_bot {
+        out.push_str(&format!("  {bot}: {n}\n"));
+    }
+    Ok(out.trim_end().to_owned())
 }
 
 fn report(result: Result<String, String>) -> ExitCode {

@@ -52,6 +52,8 @@ pub struct Config {
     pub people: engine::People,
     /// Limits on what customers may send (`[limits]`).
     pub limits: Limits,
+    /// Bot-session metering (`[metering]`); `None` when the file has no such section.
+    pub metering: Option<domain::metering::Policy>,
 }
 
 /// Limits on what customers may send (`[limits]`).
@@ -234,6 +236,17 @@ struct RawConfig {
     #[serde(default)]
     workstreams: Vec<RawWorkstream>,
     limits: Option<RawLimits>,
+    metering: Option<RawMetering>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetering {
+    #[serde(default)]
+    licences: u64,
+    #[serde(default)]
+    add_ons: u64,
+    when_spent: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -478,6 +491,7 @@ impl Builder<'_> {
             },
         };
         let limits = self.limits(raw.limits.as_ref());
+        let metering = self.metering(raw.metering.as_ref());
         let mut bot_tokens = HashMap::new();
         let mut demo_bots = Vec::new();
         let mut users = Vec::new();
@@ -638,6 +652,7 @@ impl Builder<'_> {
                 directline,
                 people,
                 limits,
+                metering,
             }),
             Err(errors) => {
                 for e in errors {
@@ -656,6 +671,29 @@ impl Builder<'_> {
                 None
             }
         }
+    }
+
+    /// `[metering]`: the pool (licences × 50 + add-ons × 100 a month) and what happens when it is
+    /// spent (`serve`, the default, or `route_to_people`).
+    fn metering(&mut self, raw: Option<&RawMetering>) -> Option<domain::metering::Policy> {
+        let raw = raw?;
+        let when_spent = match &raw.when_spent {
+            None => domain::metering::WhenSpent::Serve,
+            Some(s) => match s.get_ref().parse() {
+                Ok(w) => w,
+                Err(e) => {
+                    self.error(s.span(), "invalid when_spent", Some(format!("{e}")));
+                    domain::metering::WhenSpent::Serve
+                }
+            },
+        };
+        Some(domain::metering::Policy {
+            entitlement: domain::metering::Entitlement {
+                licences: raw.licences,
+                add_ons: raw.add_ons,
+            },
+            when_spent,
+        })
     }
 
     /// `[limits]`, defaults for what it leaves out.
@@ -1121,6 +1159,37 @@ mod tests {
         let names: Vec<_> = ws.rules.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["BotRule", "CreditCardRule", "HomeLoanRule"]);
         assert!(config.tenant.queue("BotQueue").is_some());
+    }
+
+    #[test]
+    fn metering_is_off_without_its_section_and_a_bad_when_spent_is_named() {
+        use domain::metering::{Entitlement, WhenSpent};
+        let with = |text: &str| format!("{SAMPLE}\n[metering]\n{text}\n");
+        assert_eq!(load(SAMPLE_NAME, SAMPLE).unwrap().metering, None);
+        let policy = load("test.toml", &with("licences = 3\nadd_ons = 2"))
+            .unwrap()
+            .metering
+            .unwrap();
+        assert_eq!(
+            policy.entitlement,
+            Entitlement {
+                licences: 3,
+                add_ons: 2
+            }
+        );
+        assert_eq!(
+            (policy.entitlement.sessions(), policy.when_spent),
+            (350, WhenSpent::Serve)
+        );
+        let policy = load("test.toml", &with("licences = 1\nwhen_spent = \"route_to_people\""))
+            .unwrap()
+            .metering
+            .unwrap();
+        assert_eq!(policy.when_spent, WhenSpent::RouteToPeople);
+        let e = errors(&with("when_spent = \"stop\"")).to_string();
+        assert!(e.contains("invalid when_spent") && e.contains("route_to_people"), "{e}");
+        let e = errors(&with("licenses = 1")).to_string();
+        assert!(e.contains("licenses"), "{e}");
     }
 
     #[test]

@@ -183,7 +183,11 @@ pub fn build(
         timeout: config.channel.bot_timeout.unwrap_or(ChannelSettings::default().timeout),
         ..ChannelSettings::default()
     };
-    let hub = Arc::new(Hub::with_channel(config.tenant, store, channel).with_people(config.people));
+    let hub = Arc::new(
+        Hub::with_channel(config.tenant, store, channel)
+            .with_people(config.people)
+            .with_metering(config.metering),
+    );
     hub.start_timers();
     let router = http::router(http::AppState {
         hub: hub.clone(),

@@ -9,6 +9,7 @@ mod live;
 pub mod openapi;
 mod people;
 pub(crate) mod transcripts;
+pub mod usage;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -29,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .merge(live::routes())
         .merge(transcripts::routes())
         .merge(analytics::routes())
+        .merge(usage::routes())
         .merge(openapi::routes())
 }
 

@@ -73,6 +73,7 @@ current state), `code` which rule, `message` explains it for people.
         super::transcripts::one,
         super::transcripts::export,
         super::analytics::report,
+        super::usage::usage,
         openapi_json,
     ),
     components(schemas(LiveEvent)),
@@ -648,6 +649,7 @@ mod tests {
         ("get", "/api/v1/transcripts/export", true),
         ("get", "/api/v1/transcripts/{id}", true),
         ("get", "/api/v1/analytics", true),
+        ("get", "/api/v1/usage", true),
         ("get", "/api/v1/openapi.json", false),
     ];
 
