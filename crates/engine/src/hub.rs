@@ -292,6 +292,14 @@ impl Hub {
             tracing::info!(conversation.id = %conversation.id, queue.name = %decision.queue, "only the escalating bot is in the queue; using the fallback queue");
             decision.queue = ws.fallback_queue.clone();
         }
+        if decision.queue != ws.fallback_queue
+            && self.only_bots(&decision.queue)
+            && self.bots_refused(conversation).await?
+        {
+            tracing::info!(conversation.id = %conversation.id, queue.name = %decision.queue, "the month's bot sessions are spent; routing to people (the fallback queue)");
+            metrics::counter!("switchboard_bot_sessions_refused_total").increment(1);
+            decision.queue = ws.fallback_queue.clone();
+        }
         self.store.record_routing(conversation.id, now, &decision).await?;
         let queue = self
             .tenant
@@ -299,6 +307,27 @@ impl Hub {
             .expect("the tenant checks that every rule names a defined queue");
         let waiting = self.place(conversation, ws, queue, expected, now).await?;
         Ok((decision, waiting))
+    }
+
+    /// Whether bots must not take `conversation`: under `when_spent = "route_to_people"`, once
+    /// the month's pool is spent, a conversation that has not had a bot yet goes to people (a
+    /// conversation that already had one costs no new session).
+    pub(crate) async fn bots_refused(&self, conversation: &Conversation) -> Result<bool, EngineError> {
+        let Some(policy) = self.metering else { return Ok(false) };
+        if policy.when_spent != domain::metering::WhenSpent::RouteToPeople || conversation.milestones.bot.is_some() {
+            return Ok(false);
+        }
+        self.pool_spent().await
+    }
+
+    /// Whether every member of `queue` is a bot.
+    fn only_bots(&self, queue: &QueueName) -> bool {
+        let members = &self
+            .tenant
+            .queue(queue.as_str())
+            .expect("the tenant checks every queue reference")
+            .members;
+        !members.is_empty() && members.iter().all(|m| self.bot_user(m).is_some())
     }
 
     /// Publishes gauges that are cheaper to read on demand than to keep updated.

@@ -232,10 +232,23 @@ impl Hub {
         };
         // Declining lowers an agent's priority for this conversation: those who declined it
         // fewer times are tried first, and nobody more than DEFAULT_MAX_DECLINES times.
+        // Bots that may not take it: those that escalated it, and every bot of the queue once the
+        // month's bot sessions are spent under `when_spent = "route_to_people"` (see `metering`).
+        let mut excluded = conversation.escalated_by.clone();
+        let queue_bots: Vec<UserName> = queue
+            .members
+            .iter()
+            .filter(|m| self.bot_user(m).is_some())
+            .cloned()
+            .collect();
+        if !queue_bots.is_empty() && self.bots_refused(conversation).await? {
+            tracing::info!(conversation.id = %conversation.id, queue.name = %queue.name, "the month's bot sessions are spent; only people of the queue may take it");
+            excluded.extend(queue_bots);
+        }
         let mut placement = Placement::Wait(WaitReason::NoMembers);
         for max_declines in 1..=DEFAULT_MAX_DECLINES {
             let request = Request {
-                escalated_by: &conversation.escalated_by,
+                escalated_by: &excluded,
                 declines: &declines,
                 max_declines: if declines.is_empty() {
                     DEFAULT_MAX_DECLINES

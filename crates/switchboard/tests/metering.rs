@@ -120,3 +120,39 @@ async fn one_licence_and_one_add_on_is_150_sessions_with_the_warning_at_120() {
     assert_eq!(cli, usage, "the command prints what the API answers");
     f.finish().await;
 }
+
+#[tokio::test]
+async fn a_spent_pool_keeps_serving_by_default_and_routes_new_conversations_to_people_when_configured() {
+    for (when_spent, bots_only, queue, owner_kind, used, level) in [
+        ("serve", false, "BotQueue", Some("bot"), 1, "over"),
+        // BotQueue has carol too: she, not the bot, is to take it (she is offline, so it waits).
+        ("route_to_people", false, "BotQueue", None, 0, "exhausted"),
+        // A queue of bots only: the workstream's fallback queue, of people.
+        ("route_to_people", true, "DefaultQueue", None, 0, "exhausted"),
+    ] {
+        let bot = RecordingBot::start().await;
+        let mut sample = config::SAMPLE.replace(SAMPLE_BOT_ENDPOINT, &bot.endpoint());
+        if bots_only {
+            sample = sample.replace(r#"members = ["DemoBot", "carol"]"#, r#"members = ["DemoBot"]"#);
+        }
+        // No licences: the pool is spent from the start.
+        let text = format!("{sample}\n[metering]\nwhen_spent = \"{when_spent}\"\n");
+        let f = TestHub::new("metering-spent", &text).await;
+        start_conversation(&f, "casey").await;
+        let (_, list) = f.get_json("/api/v1/conversations").await;
+        let c = &list["conversations"][0];
+        assert_eq!(c["queue"], queue, "{when_spent}: {c}");
+        assert_eq!(c["owner"]["kind"].as_str(), owner_kind, "{when_spent}: {c}");
+        if owner_kind.is_none() {
+            assert_eq!(c["state"], "waiting", "{c}");
+            assert_eq!(c["milestones"]["bot"], Value::Null, "no bot was invoked: {c}");
+        }
+        let (_, usage) = f.get_json("/api/v1/usage").await;
+        assert_eq!(
+            (&usage["used"], &usage["level"]),
+            (&json!(used), &json!(level)),
+            "{when_spent}: {usage}"
+        );
+        f.finish().await;
+    }
+}
