@@ -31,6 +31,7 @@ async fn the_workspace_and_its_assets_are_served_from_the_binary() {
         ("/agent", "text/html", "agent/agent.js"),
         ("/agent/agent.js", "text/javascript", "/api/v1/events"),
         ("/agent/agent.css", "text/css", ".transcript"),
+        ("/assets/workspace.css", "text/css", ".signin__card"),
     ] {
         let response = reqwest::get(format!("{}{path}", f.base)).await.unwrap();
         assert_eq!(response.status(), 200, "{path}");

@@ -4,94 +4,16 @@
 
 use std::time::Duration;
 
-use botframework::omnichannel::escalate_activity;
 use botframework::{Activity, ChannelAccount};
 use domain::ConversationId;
 use engine::BotCaller;
-use futures::StreamExt;
 use serde_json::{Value, json};
 use switchboard::config;
 
 mod common;
+use common::customers;
 use common::people::Person;
 use common::{ADMIN_TOKEN, RecordingBot, SAMPLE_BOT_ENDPOINT, TestHub};
-
-/// A customer on Direct Line: starts a conversation. Returns its id and the customer's token.
-async fn customer_starts(f: &TestHub, user: &str) -> (ConversationId, String) {
-    let token = f.directline_token(user).await;
-    let started: Value = reqwest::Client::new()
-        .post(format!("{}/v3/directline/conversations", f.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = started["conversationId"].as_str().unwrap().to_owned();
-    (ConversationId::parse(&id).unwrap(), token)
-}
-
-async fn customer_says(f: &TestHub, id: ConversationId, token: &str, text: &str) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/v3/directline/conversations/{id}/activities", f.base))
-        .bearer_auth(token)
-        .json(&json!({"type": "message", "from": {"id": "casey"}, "text": text}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{text}");
-}
-
-async fn bot_escalates(f: &TestHub, id: ConversationId) {
-    let mut activity = escalate_activity(
-        "Customer is upset about a card fee".to_owned(),
-        json!({"BotHandoffTopic": "CreditCard"}).as_object().unwrap().clone(),
-    );
-    activity.from = Some(serde_json::from_value::<ChannelAccount>(json!({"id": "DemoBot"})).unwrap());
-    f.hub.accept_from_bot(id, BotCaller::Anonymous, activity).await.unwrap();
-}
-
-async fn bot_says(f: &TestHub, id: ConversationId, text: &str) {
-    let mut activity = Activity::message(text);
-    activity.from = Some(serde_json::from_value::<ChannelAccount>(json!({"id": "DemoBot"})).unwrap());
-    f.hub.accept_from_bot(id, BotCaller::Anonymous, activity).await.unwrap();
-}
-
-/// The events socket of the admin token (sees everything).
-async fn admin_events(
-    f: &TestHub,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
-        "{}/api/v1/events",
-        f.base.replace("http://", "ws://")
-    ))
-    .unwrap();
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {ADMIN_TOKEN}").parse().unwrap());
-    tokio_tungstenite::connect_async(request).await.unwrap().0
-}
-
-/// The next frame of `type` on the socket (10 s at most).
-async fn next_of(
-    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-    kind: &str,
-) -> Value {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .unwrap_or_else(|_| panic!("a `{kind}` event within 10 s"))
-            .unwrap()
-            .unwrap();
-        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
-            let event: Value = serde_json::from_str(&text).unwrap();
-            if event["type"] == kind {
-                return event;
-            }
-        }
-    }
-}
 
 /// The mean of the scorer's own scores, rounded to four decimals as the hub stores them.
 fn mean_score(texts: &[&str]) -> f64 {
@@ -113,9 +35,9 @@ async fn the_customers_sentiment_is_scored_carried_to_the_agent_pushed_live_and_
     let f = TestHub::new("supervision-sentiment", &text).await;
     let alice = Person::sign_in(&f, "alice").await;
     alice.presence("available").await;
-    let mut events = admin_events(&f).await;
+    let mut events = customers::events(&f, ADMIN_TOKEN).await;
 
-    let (id, token) = customer_starts(&f, "casey").await;
+    let (id, token) = customers::start(&f, "casey").await;
     let (_, details) = f.get_json(&format!("/api/v1/conversations/{id}")).await;
     assert_eq!(
         details["sentiment"],
@@ -124,16 +46,21 @@ async fn the_customers_sentiment_is_scored_carried_to_the_agent_pushed_live_and_
     );
 
     let angry = "this is terrible, I want a human";
-    customer_says(&f, id, &token, angry).await;
-    let live = next_of(&mut events, "sentiment").await;
+    customers::say(&f, id, &token, angry).await;
+    let live = customers::next_where(&mut events, |e| e["type"] == "sentiment").await;
     assert_eq!(live["conversation_id"], json!(id));
     assert_eq!(live["sentiment"]["level"], "negative", "{live}");
     let (_, details) = f.get_json(&format!("/api/v1/conversations/{id}")).await;
     assert_eq!(details["sentiment"], live["sentiment"]);
     assert_eq!(score_of(&details), mean_score(&[angry]));
     // What the bot says is not the customer's sentiment.
-    bot_says(&f, id, "I am sorry, that sounds awful. Let me find someone.").await;
-    bot_escalates(&f, id).await;
+    customers::from_bot(
+        &f,
+        id,
+        Activity::message("I am sorry, that sounds awful. Let me find someone."),
+    )
+    .await;
+    customers::bot_escalates(&f, id, "CreditCard", "Customer is upset about a card fee").await;
     alice.offered(id).await;
     let (status, accepted) = alice
         .post(&format!("/api/v1/conversations/{id}/accept"), json!({}))
@@ -145,7 +72,7 @@ async fn the_customers_sentiment_is_scored_carried_to_the_agent_pushed_live_and_
     );
 
     let thanks = "thank you very much, that solved it";
-    customer_says(&f, id, &token, thanks).await;
+    customers::say(&f, id, &token, thanks).await;
     let (_, details) = f.get_json(&format!("/api/v1/conversations/{id}")).await;
     assert_eq!(score_of(&details), mean_score(&[angry, thanks]));
     assert!(sentiment::score(thanks) > 0.05, "thanks scores positive");
@@ -164,7 +91,7 @@ async fn the_customers_sentiment_is_scored_carried_to_the_agent_pushed_live_and_
     );
     let great = "great, really happy with the help";
     // The customer's token is still good on the restarted hub (same secret).
-    customer_says(&f, id, &token, great).await;
+    customers::say(&f, id, &token, great).await;
     let (_, details) = f.get_json(&format!("/api/v1/conversations/{id}")).await;
     assert_eq!(score_of(&details), mean_score(&[angry, thanks, great]));
     f.finish().await;
@@ -191,8 +118,8 @@ async fn admin_text(f: &TestHub, path: &str) -> (u16, String, String) {
 /// ends and closes it), abandoned by the customer. Returns their ids in that order.
 async fn one_of_each_outcome(f: &TestHub, alice: &Person) -> (ConversationId, ConversationId, ConversationId) {
     // Resolved by the bot.
-    let (resolved, token) = customer_starts(f, "casey").await;
-    customer_says(f, resolved, &token, "what are your opening hours").await;
+    let (resolved, token) = customers::start(f, "casey").await;
+    customers::say(f, resolved, &token, "what are your opening hours").await;
     let mut end = botframework::omnichannel::end_conversation_activity("Goodbye!");
     end.from = Some(serde_json::from_value::<ChannelAccount>(json!({"id": "DemoBot"})).unwrap());
     f.hub
@@ -200,9 +127,9 @@ async fn one_of_each_outcome(f: &TestHub, alice: &Person) -> (ConversationId, Co
         .await
         .unwrap();
     // Escalated to alice, who ends and closes it.
-    let (escalated, token) = customer_starts(f, "dana").await;
-    customer_says(f, escalated, &token, "my card fee is wrong, this is terrible").await;
-    bot_escalates(f, escalated).await;
+    let (escalated, token) = customers::start(f, "dana").await;
+    customers::say(f, escalated, &token, "my card fee is wrong, this is terrible").await;
+    customers::bot_escalates(f, escalated, "CreditCard", "Customer is upset about a card fee").await;
     alice.offered(escalated).await;
     assert_eq!(
         alice
@@ -226,7 +153,7 @@ async fn one_of_each_outcome(f: &TestHub, alice: &Person) -> (ConversationId, Co
         200
     );
     // Abandoned: the customer leaves the bot.
-    let (abandoned, token) = customer_starts(f, "eve").await;
+    let (abandoned, token) = customers::start(f, "eve").await;
     let left = reqwest::Client::new()
         .post(format!("{}/v3/directline/conversations/{abandoned}/activities", f.base))
         .bearer_auth(&token)

@@ -5,11 +5,7 @@
 
 use std::time::Duration;
 
-use botframework::ChannelAccount;
-use botframework::omnichannel::escalate_activity;
 use domain::ConversationId;
-use engine::BotCaller;
-use futures::StreamExt;
 use serde_json::{Value, json};
 use switchboard::config;
 
@@ -17,56 +13,18 @@ mod common;
 use common::people::Person;
 use common::{ADMIN_TOKEN, RecordingBot, SAMPLE_BOT_ENDPOINT, TestHub};
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use common::customers;
 
 /// A customer on Direct Line starts a conversation (the sample's bot gets it) and says `text`.
 async fn customer_starts(f: &TestHub, user: &str, text: &str) -> (ConversationId, String) {
-    let token = f.directline_token(user).await;
-    let client = reqwest::Client::new();
-    let started: Value = client
-        .post(format!("{}/v3/directline/conversations", f.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = started["conversationId"].as_str().unwrap().to_owned();
-    let status = client
-        .post(format!("{}/v3/directline/conversations/{id}/activities", f.base))
-        .bearer_auth(&token)
-        .json(&json!({"type": "message", "from": {"id": user}, "text": text}))
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
-    (ConversationId::parse(&id).unwrap(), token)
-}
-
-/// What the customer's client gets (Direct Line polling).
-async fn customer_sees(f: &TestHub, id: ConversationId, token: &str) -> Vec<Value> {
-    let body: Value = reqwest::Client::new()
-        .get(format!("{}/v3/directline/conversations/{id}/activities", f.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["activities"].as_array().unwrap().clone()
+    let (id, token) = customers::start(f, user).await;
+    customers::say(f, id, &token, text).await;
+    (id, token)
 }
 
 /// The sample's bot escalates with `topic`.
 async fn bot_escalates(f: &TestHub, id: ConversationId, topic: &str) {
-    let mut activity = escalate_activity(
-        format!("Customer needs help with {topic}"),
-        json!({"BotHandoffTopic": topic}).as_object().unwrap().clone(),
-    );
-    activity.from = Some(serde_json::from_value::<ChannelAccount>(json!({"id": "DemoBot"})).unwrap());
-    f.hub.accept_from_bot(id, BotCaller::Anonymous, activity).await.unwrap();
+    customers::bot_escalates(f, id, topic, &format!("Customer needs help with {topic}")).await;
 }
 
 async fn details(f: &TestHub, id: ConversationId) -> Value {
@@ -89,36 +47,6 @@ async fn waiting_credit_card(f: &TestHub, user: &str) -> (ConversationId, String
 
 async fn used(person: &Person) -> u64 {
     person.get("/api/v1/me").await.1["used"].as_u64().unwrap()
-}
-
-/// The events socket of a signed-in person.
-async fn events_of(f: &TestHub, token: &str) -> Socket {
-    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
-        "{}/api/v1/events",
-        f.base.replace("http://", "ws://")
-    ))
-    .unwrap();
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    tokio_tungstenite::connect_async(request).await.unwrap().0
-}
-
-/// The next frame on the socket for which `pred` holds (10 s at most).
-async fn next_where(socket: &mut Socket, pred: impl Fn(&Value) -> bool) -> Value {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("the expected event within 10 s")
-            .unwrap()
-            .unwrap();
-        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
-            let event: Value = serde_json::from_str(&text).unwrap();
-            if pred(&event) {
-                return event;
-            }
-        }
-    }
 }
 
 /// `POST path` with `body` sent as is (not necessarily JSON), as `token`.
@@ -144,7 +72,7 @@ async fn a_supervisor_assigns_a_waiting_conversation_and_the_agent_gets_it_as_if
     let f = TestHub::sample("supervisor-assign").await;
     let alice = Person::sign_in(&f, "alice").await;
     alice.presence("away").await;
-    let mut alice_events = events_of(&f, &alice.token).await;
+    let mut alice_events = customers::events(&f, &alice.token).await;
     let sam = Person::sign_in(&f, "sam").await;
     let (id, token) = waiting_credit_card(&f, "casey").await;
 
@@ -164,7 +92,7 @@ async fn a_supervisor_assigns_a_waiting_conversation_and_the_agent_gets_it_as_if
     );
 
     // Alice's workspace gets it live, her capacity is taken, and it is hers to work.
-    let live = next_where(&mut alice_events, |e| {
+    let live = customers::next_where(&mut alice_events, |e| {
         e["type"] == "conversation" && e["conversation"]["owner"]["name"] == "alice"
     })
     .await;
@@ -179,7 +107,7 @@ async fn a_supervisor_assigns_a_waiting_conversation_and_the_agent_gets_it_as_if
     assert_eq!(status, 201, "{body}");
 
     // The customer is told, as after an accept.
-    let seen = customer_sees(&f, id, &token).await;
+    let seen = customers::sees(&f, id, &token).await;
     assert!(
         seen.iter().any(|a| a["text"] == "Alice Park joined the conversation."),
         "{seen:?}"
@@ -200,7 +128,7 @@ async fn assigning_a_conversation_that_is_offered_withdraws_the_offer_and_frees_
     let alice = Person::sign_in(&f, "alice").await;
     let carol = Person::sign_in(&f, "carol").await;
     carol.presence("away").await;
-    let mut alice_events = events_of(&f, &alice.token).await;
+    let mut alice_events = customers::events(&f, &alice.token).await;
     alice.presence("available").await;
     let (id, _) = customer_starts(&f, "casey", "credit card please").await;
     bot_escalates(&f, id, "CreditCard").await;
@@ -218,7 +146,7 @@ async fn assigning_a_conversation_that_is_offered_withdraws_the_offer_and_frees_
     assert_eq!(status, 200, "{assigned}");
     assert_eq!(assigned["owner"], json!({"kind": "agent", "name": "carol"}));
 
-    let withdrawn = next_where(&mut alice_events, |e| e["type"] == "offer_withdrawn").await;
+    let withdrawn = customers::next_where(&mut alice_events, |e| e["type"] == "offer_withdrawn").await;
     assert_eq!(
         (&withdrawn["conversation_id"], &withdrawn["reason"]),
         (&json!(id), &json!("assigned"))
@@ -327,7 +255,7 @@ async fn a_force_close_tells_the_customer_why_and_the_owning_bot_gets_the_end_of
         (&json!("closed"), &json!("abandoned"), &Value::Null)
     );
 
-    let seen = customer_sees(&f, id, &token).await;
+    let seen = customers::sees(&f, id, &token).await;
     let texts: Vec<&str> = seen.iter().filter_map(|a| a["text"].as_str()).collect();
     assert!(
         texts.contains(&"A supervisor closed this conversation. Reason: Abusive language."),
@@ -374,7 +302,7 @@ async fn a_force_close_tells_the_customer_why_and_the_owning_bot_gets_the_end_of
 async fn a_force_close_frees_the_owning_agents_capacity_and_withdraws_a_pending_offer() {
     let f = TestHub::sample("supervisor-close-agent").await;
     let alice = Person::sign_in(&f, "alice").await;
-    let mut alice_events = events_of(&f, &alice.token).await;
+    let mut alice_events = customers::events(&f, &alice.token).await;
     alice.presence("available").await;
     let sam = Person::sign_in(&f, "sam").await;
 
@@ -392,12 +320,12 @@ async fn a_force_close_frees_the_owning_agents_capacity_and_withdraws_a_pending_
     assert_eq!(status, 200, "{closed}");
     assert_eq!(closed["outcome"], "resolved_by_agent");
     assert_eq!(used(&alice).await, 0, "her capacity is back");
-    let live = next_where(&mut alice_events, |e| {
+    let live = customers::next_where(&mut alice_events, |e| {
         e["type"] == "conversation" && e["conversation"]["id"] == json!(held) && e["conversation"]["state"] == "closed"
     })
     .await;
     assert_eq!(live["conversation"]["outcome"], "resolved_by_agent");
-    let seen = customer_sees(&f, held, &token).await;
+    let seen = customers::sees(&f, held, &token).await;
     assert!(
         seen.iter()
             .any(|a| a["text"] == "A supervisor closed this conversation.")
@@ -416,7 +344,7 @@ async fn a_force_close_frees_the_owning_agents_capacity_and_withdraws_a_pending_
         .await;
     assert_eq!(status, 200, "{closed}");
     assert_eq!(closed["outcome"], "abandoned", "no agent ever had it");
-    let withdrawn = next_where(&mut alice_events, |e| {
+    let withdrawn = customers::next_where(&mut alice_events, |e| {
         e["type"] == "offer_withdrawn" && e["conversation_id"] == json!(offered)
     })
     .await;
@@ -441,7 +369,7 @@ async fn a_force_close_in_wrap_up_does_not_tell_the_customer_twice_but_the_trans
     let (status, ended) = alice.post(&format!("/api/v1/conversations/{id}/end"), json!({})).await;
     assert_eq!((status, &ended["state"]), (200, &json!("wrap_up")));
     assert_eq!(used(&alice).await, 1, "the sample gives capacity back at close");
-    let before = customer_sees(&f, id, &token).await;
+    let before = customers::sees(&f, id, &token).await;
 
     let (status, closed) = sam
         .post(
@@ -453,7 +381,7 @@ async fn a_force_close_in_wrap_up_does_not_tell_the_customer_twice_but_the_trans
     assert_eq!(closed["outcome"], "resolved_by_agent");
     assert_eq!(used(&alice).await, 0);
     assert_eq!(
-        customer_sees(&f, id, &token).await.len(),
+        customers::sees(&f, id, &token).await.len(),
         before.len(),
         "the customer already saw the end"
     );

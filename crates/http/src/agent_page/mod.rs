@@ -15,6 +15,8 @@ use crate::chat_page::asset;
 const HTML: &str = include_str!("agent.html");
 const SCRIPT: &str = include_str!("agent.js");
 const STYLE: &str = include_str!("agent.css");
+/// The styles the workspace shares with the supervisor view, served for both.
+const SHARED_STYLE: &str = include_str!("../workspace.css");
 
 /// The page only talks to its own origin (the API and its event WebSocket).
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -26,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/agent", get(page))
         .route("/agent/agent.js", get(script))
         .route("/agent/agent.css", get(style))
+        .route("/assets/workspace.css", get(shared_style))
 }
 
 async fn page() -> Response {
@@ -44,4 +47,8 @@ async fn script() -> Response {
 
 async fn style() -> Response {
     asset("text/css; charset=utf-8", STYLE)
+}
+
+async fn shared_style() -> Response {
+    asset("text/css; charset=utf-8", SHARED_STYLE)
 }

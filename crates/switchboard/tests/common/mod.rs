@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod compat;
+pub mod customers;
 pub mod people;
 
 use std::path::PathBuf;
