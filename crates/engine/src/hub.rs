@@ -280,20 +280,17 @@ impl Hub {
     ) -> Result<(RoutingDecision, Option<WaitReason>), EngineError> {
         let mut decision = ws.route(&conversation.context);
         decision.cause = cause;
-        let only_escalated_bots = |queue: &QueueName| {
-            let members = &self
-                .tenant
-                .queue(queue.as_str())
-                .expect("the tenant checks every queue reference")
-                .members;
-            !members.is_empty() && members.iter().all(|m| conversation.escalated_by.contains(m))
+        // Whether the queue has members and all of them are such.
+        let only = |queue: &QueueName, such: &dyn Fn(&UserName) -> bool| {
+            let members = &self.queue_named(queue).members;
+            !members.is_empty() && members.iter().all(such)
         };
-        if only_escalated_bots(&decision.queue) && decision.queue != ws.fallback_queue {
+        if only(&decision.queue, &|m| conversation.escalated_by.contains(m)) && decision.queue != ws.fallback_queue {
             tracing::info!(conversation.id = %conversation.id, queue.name = %decision.queue, "only the escalating bot is in the queue; using the fallback queue");
             decision.queue = ws.fallback_queue.clone();
         }
         if decision.queue != ws.fallback_queue
-            && self.only_bots(&decision.queue)
+            && only(&decision.queue, &|m| self.bot_user(m).is_some())
             && self.bots_refused(conversation).await?
         {
             tracing::info!(conversation.id = %conversation.id, queue.name = %decision.queue, "the month's bot sessions are spent; routing to people (the fallback queue)");
@@ -318,16 +315,6 @@ impl Hub {
             return Ok(false);
         }
         self.pool_spent().await
-    }
-
-    /// Whether every member of `queue` is a bot.
-    fn only_bots(&self, queue: &QueueName) -> bool {
-        let members = &self
-            .tenant
-            .queue(queue.as_str())
-            .expect("the tenant checks every queue reference")
-            .members;
-        !members.is_empty() && members.iter().all(|m| self.bot_user(m).is_some())
     }
 
     /// Publishes gauges that are cheaper to read on demand than to keep updated.

@@ -5,73 +5,37 @@
 
 use std::time::Duration;
 
-use botframework::omnichannel::escalate_activity;
-use botframework::{Activity, ChannelAccount};
+use botframework::Activity;
 use domain::ConversationId;
-use engine::BotCaller;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use switchboard::config;
 
 mod common;
+use common::customers;
 use common::people::{PASSWORD, Person};
 use common::{ADMIN_TOKEN, TestHub};
 
 /// A customer on Direct Line: starts a conversation (which the sample's bot gets) and says
 /// something. Returns the conversation id and the customer's token.
 async fn customer_starts(f: &TestHub, user: &str) -> (ConversationId, String) {
-    let token = f.directline_token(user).await;
-    let client = reqwest::Client::new();
-    let started: Value = client
-        .post(format!("{}/v3/directline/conversations", f.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = started["conversationId"].as_str().unwrap().to_owned();
-    let status = client
-        .post(format!("{}/v3/directline/conversations/{id}/activities", f.base))
-        .bearer_auth(&token)
-        .json(&json!({"type": "message", "from": {"id": user}, "text": "I lost my credit card"}))
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
-    (ConversationId::parse(&id).unwrap(), token)
+    let (id, token) = customers::start(f, user).await;
+    customers::say(f, id, &token, "I lost my credit card").await;
+    (id, token)
 }
 
 /// What the customer's client gets (Direct Line polling).
 async fn customer_sees(f: &TestHub, id: ConversationId, token: &str) -> Vec<Value> {
-    let body: Value = reqwest::Client::new()
-        .get(format!("{}/v3/directline/conversations/{id}/activities", f.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["activities"].as_array().unwrap().clone()
+    customers::sees(f, id, token).await
 }
 
 /// The sample's bot escalates with `topic` and a summary for the agent.
 async fn bot_escalates(f: &TestHub, id: ConversationId, topic: &str) {
-    let mut activity = escalate_activity(
-        format!("Customer needs help with {topic}"),
-        json!({"BotHandoffTopic": topic}).as_object().unwrap().clone(),
-    );
-    activity.from = Some(serde_json::from_value::<ChannelAccount>(json!({"id": "DemoBot"})).unwrap());
-    f.hub.accept_from_bot(id, BotCaller::Anonymous, activity).await.unwrap();
+    customers::bot_escalates(f, id, topic, &format!("Customer needs help with {topic}")).await;
 }
 
 async fn bot_says(f: &TestHub, id: ConversationId, text: &str) {
-    let mut activity = Activity::message(text);
-    activity.from = Some(serde_json::from_value::<ChannelAccount>(json!({"id": "DemoBot"})).unwrap());
-    f.hub.accept_from_bot(id, BotCaller::Anonymous, activity).await.unwrap();
+    customers::from_bot(f, id, Activity::message(text)).await;
 }
 
 async fn state_of(f: &TestHub, id: ConversationId) -> Value {

@@ -32,10 +32,16 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn page() -> Response {
-    let mut response = asset("text/html; charset=utf-8", HTML);
+    workspace_page(HTML)
+}
+
+/// A people's page (the workspace, the supervisor view) with the headers they share: the CSP
+/// above, no framing, no referrer.
+pub(crate) fn workspace_page(html: &'static str) -> Response {
+    let mut response = asset("text/html; charset=utf-8", html);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    // A workspace showing customers' data is not to be framed by another site.
+    // A page showing customers' data is not to be framed by another site.
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response

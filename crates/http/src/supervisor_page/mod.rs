@@ -6,21 +6,16 @@
 //! only the `/api/v1` endpoints and the events WebSocket any other client uses (docs/agents.md).
 
 use axum::Router;
-use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
 
 use crate::AppState;
+use crate::agent_page::workspace_page;
 use crate::chat_page::asset;
 
 const HTML: &str = include_str!("supervisor.html");
 const SCRIPT: &str = include_str!("supervisor.js");
 const STYLE: &str = include_str!("supervisor.css");
-
-/// The page only talks to its own origin (the API and its event WebSocket).
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                   connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; \
-                   frame-ancestors 'none'";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -30,13 +25,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn page() -> Response {
-    let mut response = asset("text/html; charset=utf-8", HTML);
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    // Customers' conversations are not to be framed by another site.
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    response
+    workspace_page(HTML)
 }
 
 async fn script() -> Response {
