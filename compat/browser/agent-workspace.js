@@ -15,56 +15,9 @@
 'use strict';
 
 const { run, out, logPageErrors, until, required } = require('./browser');
+const { chatTranscript, agentTranscript, signIn, acceptOffer } = require('./workspace');
 
 const XSS = '<script>window.__xss = 1</script><img src="x" onerror="window.__xss = 2"> is my card safe?';
-
-// What the customer's /chat page shows.
-function chatTranscript() {
-  return [...document.querySelectorAll('#log > li')].map(li => ({
-    role: li.dataset.role,
-    name: (li.querySelector('.msg__name') || {}).textContent || null,
-    text: ((li.querySelector('.msg__bubble') || li).innerText || '').trim(),
-  }));
-}
-
-// What an agent's workspace shows in its transcript.
-function agentTranscript() {
-  return [...document.querySelectorAll('[data-testid="transcript-item"]')].map(li => ({
-    role: li.dataset.role,
-    note: li.dataset.note,
-    text: (li.innerText || '').trim(),
-  }));
-}
-
-async function signIn(browser, hub, name, password) {
-  const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, colorScheme: 'light', reducedMotion: 'reduce' });
-  const tab = await context.newPage();
-  logPageErrors(tab);
-  await tab.goto(`${hub}/agent`);
-  await tab.getByTestId('signin-name').fill(name);
-  await tab.getByTestId('signin-password').fill(password);
-  await tab.getByTestId('signin-submit').click();
-  await tab.getByTestId('me-name').filter({ hasText: /\S/ }).waitFor({ timeout: 10000 });
-  await until(async () => (await tab.getByTestId('connection').getAttribute('data-state')) === 'online', 10000, `${name}'s events socket`,
-    async () => `connection: ${await tab.getByTestId('connection').getAttribute('data-state')}`);
-  await tab.getByTestId('presence').selectOption('available');
-  await until(async () => (await (await fetchMe(tab)).presence) === 'available', 5000, `${name} available`);
-  return tab;
-}
-
-async function fetchMe(tab) {
-  return tab.evaluate(async () => (await fetch('/api/v1/me', { credentials: 'same-origin' })).json());
-}
-
-async function acceptOffer(tab, who) {
-  const offer = tab.getByTestId('offer').first();
-  await offer.waitFor({ timeout: 20000 });
-  const text = await offer.innerText();
-  await offer.getByTestId('accept').click();
-  await tab.getByTestId('conversation-item').first().waitFor({ timeout: 10000 });
-  out(`OFFER ${who} ${JSON.stringify(text)}`);
-  return text;
-}
 
 run(async browser => {
   const hub = required('HUB_URL').replace(/\/+$/, '');

@@ -68,7 +68,14 @@ impl BotOutcome {
     /// The outcome of `c` as the bot side counts it (docs/analytics.md), or `None` if no bot
     /// engaged it.
     pub fn of(c: &Conversation) -> Option<BotOutcome> {
-        c.milestones.bot.as_ref()?;
+        let bot = c.milestones.bot.as_ref()?;
+        // Only the survey bot, at the end: a bot session, but not a bot conversation.
+        if c.survey
+            .as_ref()
+            .is_some_and(|s| &s.bot == bot && Some(s.started_at) == c.milestones.bot_at)
+        {
+            return None;
+        }
         Some(if c.milestones.escalated_at.is_some() {
             BotOutcome::Escalated
         } else {
@@ -210,13 +217,58 @@ impl AgentFigures {
     }
 }
 
-/// Bot and agent figures together.
+/// Post-conversation survey figures: customer satisfaction (CSAT).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SurveyFigures {
+    /// Conversations a survey was started for.
+    pub surveyed: u64,
+    /// Of those, the ones whose customer gave a satisfaction score.
+    pub responses: u64,
+    /// The satisfaction scores, 1 … 5.
+    pub csat: Mean,
+    /// How many gave each score: `scores[0]` the 1s … `scores[4]` the 5s.
+    pub scores: [u64; 5],
+}
+
+impl SurveyFigures {
+    fn add(&mut self, c: &Conversation) {
+        let Some(survey) = &c.survey else { return };
+        self.surveyed += 1;
+        if let Some(score) = survey.csat.filter(|s| (1..=5).contains(s)) {
+            self.responses += 1;
+            self.csat.add(f64::from(score));
+            self.scores[usize::from(score - 1)] += 1;
+        }
+    }
+
+    /// Responses over surveys.
+    pub fn response_rate(&self) -> Option<f64> {
+        (self.surveyed > 0).then(|| self.responses as f64 / self.surveyed as f64)
+    }
+
+    /// The share of responses that were satisfied (4 or 5): the usual CSAT percentage.
+    pub fn satisfied_rate(&self) -> Option<f64> {
+        (self.responses > 0).then(|| (self.scores[3] + self.scores[4]) as f64 / self.responses as f64)
+    }
+
+    fn merge(&mut self, o: &SurveyFigures) {
+        self.surveyed += o.surveyed;
+        self.responses += o.responses;
+        self.csat.merge(&o.csat);
+        for (mine, theirs) in self.scores.iter_mut().zip(o.scores) {
+            *mine += theirs;
+        }
+    }
+}
+
+/// Bot, agent and survey figures together.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Figures {
     /// Every conversation counted, bot or not.
     pub conversations: u64,
     pub bot: BotFigures,
     pub agent: AgentFigures,
+    pub survey: SurveyFigures,
 }
 
 impl Figures {
@@ -226,6 +278,7 @@ impl Figures {
             self.bot.add(c, outcome);
         }
         self.agent.add(c);
+        self.survey.add(c);
     }
 
     /// Adds another set's figures to these.
@@ -233,6 +286,7 @@ impl Figures {
         self.conversations += o.conversations;
         self.bot.merge(&o.bot);
         self.agent.merge(&o.agent);
+        self.survey.merge(&o.survey);
     }
 }
 
@@ -424,6 +478,45 @@ mod tests {
         let mut r = Report::default();
         r.add(&direct);
         assert_eq!((r.total.bot.conversations, r.total.agent.unanswered), (0, 1));
+    }
+
+    #[test]
+    fn surveys_give_csat_and_a_survey_only_bot_is_no_bot_conversation() {
+        let mut report = Report::default();
+        for (i, score) in [Some(5), Some(4), Some(2), None].into_iter().enumerate() {
+            let start = i as i64 * 100;
+            let mut c = Conversation::open(
+                ConversationId(uuid::Uuid::now_v7()),
+                TenantName::new("Contoso").unwrap(),
+                WorkstreamName::new("ChatWorkStream").unwrap(),
+                Customer::default(),
+                Context::new(),
+                secs(start),
+            );
+            c.enqueue(q("CreditCardQueue"), secs(start)).unwrap();
+            c.assign(q("CreditCardQueue"), Owner::Agent(u("alice")), secs(start + 5))
+                .unwrap();
+            c.end_by_agent(secs(start + 50)).unwrap();
+            c.start_survey(u("survey-bot"), secs(start + 50)).unwrap();
+            if let Some(score) = score {
+                c.answer_survey(
+                    [("csat".to_owned(), crate::conversation::SurveyAnswer::Number(score))],
+                    secs(start + 60),
+                )
+                .unwrap();
+            }
+            assert!(c.bot_engaged, "the survey bot makes a bot session");
+            assert_eq!(BotOutcome::of(&c), None);
+            report.add(&c);
+        }
+        let survey = report.total.survey;
+        assert_eq!((survey.surveyed, survey.responses), (4, 3));
+        assert_eq!(survey.scores, [0, 1, 0, 1, 1]);
+        assert!(close_to(survey.csat.value(), 11.0 / 3.0));
+        assert!(close_to(survey.satisfied_rate(), 2.0 / 3.0));
+        assert!(close_to(survey.response_rate(), 0.75));
+        assert_eq!(report.total.bot.conversations, 0);
+        assert!(report.by_bot.is_empty());
     }
 
     #[test]

@@ -155,6 +155,57 @@ impl Milestones {
     }
 }
 
+string_enum! {
+    /// How a post-conversation survey ended.
+    SurveyEnd {
+        /// The survey bot ended it (EndConversation).
+        Completed => "completed",
+        /// The customer closed the chat.
+        CustomerLeft => "customer_left",
+        /// It ran past the workstream's survey timeout.
+        TimedOut => "timed_out",
+        /// The survey bot could not be reached.
+        BotUnavailable => "bot_unavailable",
+        /// A supervisor force-closed the conversation.
+        ClosedBySupervisor => "closed_by_supervisor",
+    }
+}
+
+/// One answer of a survey: a number or a text, as the survey bot sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SurveyAnswer {
+    Number(i64),
+    Text(String),
+}
+
+/// A post-conversation survey: which bot ran it, when, and what the customer answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Survey {
+    pub bot: UserName,
+    pub started_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<SurveyEnd>,
+    /// The customer's satisfaction, 1 (very dissatisfied) to 5 (very satisfied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csat: Option<u8>,
+    /// Every answer by name (`csat` among them, when given), the latest of each.
+    #[serde(default)]
+    pub answers: std::collections::BTreeMap<String, SurveyAnswer>,
+}
+
+impl Survey {
+    /// The lowest and highest satisfaction score.
+    pub const CSAT_RANGE: std::ops::RangeInclusive<i64> = 1..=5;
+
+    /// Whether the survey is still going.
+    pub fn running(&self) -> bool {
+        self.ended_at.is_none()
+    }
+}
+
 /// A conversation: the unit of work.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conversation {
@@ -185,6 +236,9 @@ pub struct Conversation {
     /// When it reached each point of its life.
     #[serde(default)]
     pub milestones: Milestones,
+    /// The post-conversation survey, once one began.
+    #[serde(default)]
+    pub survey: Option<Survey>,
 }
 
 impl Conversation {
@@ -214,7 +268,100 @@ impl Conversation {
             updated_at: now,
             sentiment: Sentiment::NEUTRAL,
             milestones: Milestones::default(),
+            survey: None,
         }
+    }
+
+    /// The survey bot, while a survey is running.
+    pub fn surveying(&self) -> Option<&UserName> {
+        self.survey.as_ref().filter(|s| s.running()).map(|s| &s.bot)
+    }
+
+    /// Hands a conversation the agent part of which has ended (wrap-up, or closed) to `bot`
+    /// for a post-conversation survey. The survey bot is a bot invoked at the end: it makes the
+    /// conversation a bot session if no bot had it before.
+    pub fn start_survey(&mut self, bot: UserName, now: Timestamp) -> Result<(), IllegalTransition> {
+        if !matches!(self.state, ConversationState::WrapUp | ConversationState::Closed) || !self.agent_engaged {
+            return Err(self.illegal("survey", " (only a conversation an agent ended is surveyed)"));
+        }
+        if self.survey.is_some() {
+            return Err(self.illegal("survey", " again"));
+        }
+        self.bot_engaged = true;
+        let m = &mut self.milestones;
+        if m.bot.is_none() {
+            m.bot = Some(bot.clone());
+            m.bot_at = Some(now);
+        }
+        self.survey = Some(Survey {
+            bot,
+            started_at: now,
+            ended_at: None,
+            end: None,
+            csat: None,
+            answers: Default::default(),
+        });
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Records answers of the running survey; a `csat` answer must be a whole number 1–5.
+    /// Returns the answer that is not acceptable, if any (then nothing is recorded).
+    pub fn answer_survey(
+        &mut self,
+        answers: impl IntoIterator<Item = (String, SurveyAnswer)>,
+        now: Timestamp,
+    ) -> Result<(), IllegalTransition> {
+        let state = self.state;
+        let Some(survey) = self.survey.as_mut().filter(|s| s.running()) else {
+            return Err(IllegalTransition {
+                operation: "answer the survey of",
+                state,
+                detail: " (no survey is running)".into(),
+            });
+        };
+        let answers: Vec<_> = answers.into_iter().collect();
+        let mut csat = survey.csat;
+        for (name, value) in &answers {
+            if name == "csat" {
+                match value {
+                    SurveyAnswer::Number(n) if Survey::CSAT_RANGE.contains(n) => csat = Some(*n as u8),
+                    other => {
+                        return Err(IllegalTransition {
+                            operation: "answer the survey of",
+                            state,
+                            detail: format!(
+                                " with csat {}: it must be a whole number from 1 to 5",
+                                match other {
+                                    SurveyAnswer::Number(n) => n.to_string(),
+                                    SurveyAnswer::Text(t) => format!("{t:?}"),
+                                }
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        survey.csat = csat;
+        survey.answers.extend(answers);
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Ends the running survey.
+    pub fn end_survey(&mut self, end: SurveyEnd, now: Timestamp) -> Result<(), IllegalTransition> {
+        let state = self.state;
+        let Some(survey) = self.survey.as_mut().filter(|s| s.running()) else {
+            return Err(IllegalTransition {
+                operation: "end the survey of",
+                state,
+                detail: " (no survey is running)".into(),
+            });
+        };
+        survey.ended_at = Some(now);
+        survey.end = Some(end);
+        self.updated_at = now;
+        Ok(())
     }
 
     fn illegal(&self, operation: &'static str, detail: impl Into<String>) -> IllegalTransition {
@@ -502,6 +649,59 @@ mod tests {
         assert!(err.to_string().contains("already escalated"), "{err}");
         c.assign(q("BotQueue"), Owner::Bot(u("other-bot")), Timestamp(3))
             .unwrap();
+    }
+
+    #[test]
+    fn a_survey_follows_an_agent_records_csat_1_to_5_and_ends_once() {
+        let mut c = conv();
+        assert!(
+            c.start_survey(u("survey"), Timestamp(1)).is_err(),
+            "not before an agent ended it"
+        );
+        c.enqueue(q("CreditCardQueue"), Timestamp(1)).unwrap();
+        c.assign(q("CreditCardQueue"), Owner::Agent(u("alice")), Timestamp(2))
+            .unwrap();
+        c.end_by_agent(Timestamp(3)).unwrap();
+        c.start_survey(u("survey"), Timestamp(3)).unwrap();
+        assert_eq!(c.surveying(), Some(&u("survey")));
+        assert!(c.bot_engaged, "a bot invoked at the end is a bot session");
+        assert_eq!(
+            (c.milestones.bot.clone(), c.milestones.bot_at),
+            (Some(u("survey")), Some(Timestamp(3)))
+        );
+        for bad in [0, 6] {
+            let err = c
+                .answer_survey([("csat".to_owned(), SurveyAnswer::Number(bad))], Timestamp(4))
+                .unwrap_err();
+            assert!(err.to_string().contains("from 1 to 5"), "{err}");
+        }
+        c.answer_survey(
+            [
+                ("csat".to_owned(), SurveyAnswer::Number(5)),
+                ("comment".to_owned(), SurveyAnswer::Text("great".into())),
+            ],
+            Timestamp(5),
+        )
+        .unwrap();
+        // The agent's part may close before the survey ends.
+        c.finish_wrap_up(Timestamp(6)).unwrap();
+        assert_eq!(c.surveying(), Some(&u("survey")));
+        c.end_survey(SurveyEnd::Completed, Timestamp(7)).unwrap();
+        let survey = c.survey.clone().unwrap();
+        assert_eq!(
+            (survey.csat, survey.end, survey.ended_at),
+            (Some(5), Some(SurveyEnd::Completed), Some(Timestamp(7)))
+        );
+        assert_eq!(c.surveying(), None);
+        assert!(c.end_survey(SurveyEnd::TimedOut, Timestamp(8)).is_err());
+        assert!(
+            c.answer_survey([("csat".to_owned(), SurveyAnswer::Number(1))], Timestamp(8))
+                .is_err()
+        );
+        assert!(
+            c.start_survey(u("survey"), Timestamp(9)).is_err(),
+            "one survey per conversation"
+        );
     }
 
     #[test]

@@ -81,6 +81,13 @@ pub enum TenantError {
     ZeroCapacity(WorkstreamName),
     #[error("workstream `{0}` allows no presence, so no agent could ever be offered its work")]
     NoAllowedPresence(WorkstreamName),
+    #[error("workstream `{workstream}` names `{name}` as its {role}, but that is not a defined bot")]
+    NotABot {
+        workstream: WorkstreamName,
+        /// `survey bot` or `smart-assist bot`.
+        role: &'static str,
+        name: UserName,
+    },
 }
 
 impl TenantError {
@@ -102,6 +109,7 @@ impl TenantError {
             TenantError::VoiceMustBePush(_) => "set mode = \"push\"".into(),
             TenantError::ZeroCapacity(_) => "set capacity to 1 or more".into(),
             TenantError::NoAllowedPresence(_) => "list at least one presence, e.g. allowed_presences = [\"available\", \"busy\"]".into(),
+            TenantError::NotABot { .. } => "define the bot under [[bots]], or fix the spelling (names are case-sensitive)".into(),
         }
     }
 }
@@ -258,6 +266,20 @@ fn check_workstream(
                 workstream: ws.name.clone(),
                 rule: rule.name.clone(),
                 error,
+            });
+        }
+    }
+    let companions = ws
+        .survey
+        .iter()
+        .map(|s| ("survey bot", &s.bot))
+        .chain(ws.smart_assist.iter().map(|b| ("smart-assist bot", b)));
+    for (role, name) in companions {
+        if !users.get(name).is_some_and(User::is_bot) {
+            errors.push(TenantError::NotABot {
+                workstream: ws.name.clone(),
+                role,
+                name: name.clone(),
             });
         }
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::context::{Context, ContextDefs};
-use crate::names::{QueueName, WorkstreamName};
+use crate::names::{QueueName, UserName, WorkstreamName};
 use crate::presence::Presence;
 use crate::rules::{RoutingDecision, Rule, route};
 use crate::user::Capacity;
@@ -61,6 +61,23 @@ impl Default for Timers {
     }
 }
 
+/// A post-conversation survey: the bot the conversation passes to when it ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SurveySettings {
+    /// The survey bot.
+    pub bot: UserName,
+    /// Whether the survey also follows a customer ending the chat (it always follows an agent
+    /// ending it; never a customer who went silent).
+    pub on_customer_end: bool,
+    /// A survey still running this long after it began is ended by the hub.
+    pub timeout: Duration,
+}
+
+impl SurveySettings {
+    /// The default time a survey may take.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+}
+
 /// A workstream as configured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Workstream {
@@ -80,6 +97,11 @@ pub struct Workstream {
     /// Push only: whether an offer is accepted on the agent's behalf.
     pub auto_accept: bool,
     pub timers: Timers,
+    /// The post-conversation survey, if the workstream has one.
+    pub survey: Option<SurveySettings>,
+    /// Bots that receive copies of the messages while an agent owns a conversation and
+    /// suggest replies to that agent only (never metered, never seen by the customer).
+    pub smart_assist: Vec<UserName>,
 }
 
 impl Workstream {

@@ -5,17 +5,20 @@
 
 use botframework::Activity;
 use botframework::omnichannel::{self, BotCommand};
+use domain::UserName;
 use domain::activity::{SenderRole, Visibility};
 use domain::assign::WaitReason;
 use domain::context::{Context, RawValue};
-use domain::conversation::ConversationId;
+use domain::conversation::{Conversation, ConversationId, SurveyEnd};
 use domain::routing::RoutingCause;
 use domain::routing::RoutingDecision;
+use domain::user::BotProfile;
 use domain::{ConversationState, Seq};
 use serde_json::Value;
 use std::sync::Arc;
 
-use crate::connector_ops::{ActingBot, check_content};
+use crate::companions::survey_answers;
+use crate::connector_ops::{ActingBot, BotPart, check_content};
 use crate::hub::{EngineError, Hub};
 
 /// Who is calling, as far as authentication proved.
@@ -42,6 +45,12 @@ pub enum BotEffect {
     },
     /// The bot ended the conversation: closed, resolved by the bot.
     Ended,
+    /// A smart-assist bot's suggestion, stored for the owning agent only.
+    Suggested,
+    /// A survey bot's activity (answers, when it carried any, were recorded).
+    Survey { answered: bool },
+    /// The survey bot ended the survey, and with it the customer's chat.
+    SurveyEnded,
 }
 
 /// The hub's answer to a bot's activity.
@@ -72,10 +81,40 @@ impl Hub {
             conversation: mut conv,
             bot,
             profile,
+            part,
             ..
         } = self.acting_bot(conversation, &caller, Some(&from)).await?;
         check_content(&activity)?;
         let command = omnichannel::command(&activity).map_err(|e| EngineError::Unsupported(e.to_string()))?;
+        match part {
+            BotPart::Owner => {}
+            BotPart::Survey if self.survey_overdue(&conv) => {
+                // Its timeout passed while the hub was down.
+                self.finish_survey(&mut conv, SurveyEnd::TimedOut).await?;
+                return Err(EngineError::Forbidden(format!(
+                    "the survey of conversation `{conversation}` timed out; bot `{bot}` is no longer in it"
+                )));
+            }
+            BotPart::Survey => {
+                return self
+                    .accept_from_survey_bot(conv, &bot, profile, command, activity)
+                    .await;
+            }
+            BotPart::SmartAssist { agent } => {
+                if command.is_some() {
+                    return Err(EngineError::Invalid(format!(
+                        "bot `{bot}` assists agents in conversation `{conversation}`: it cannot escalate or end it"
+                    )));
+                }
+                let seq = self.store_suggestion(conversation, &bot, &agent, &mut activity).await?;
+                let id = activity.id.clone().unwrap_or_default();
+                return Ok(BotSent {
+                    id,
+                    seq,
+                    effect: BotEffect::Suggested,
+                });
+            }
+        }
         let ws = self
             .tenant()
             .workstream(conv.workstream.as_str())
@@ -130,6 +169,60 @@ impl Hub {
             _ => BotEffect::Delivered,
         };
         Ok(BotSent { id, seq, effect })
+    }
+
+    /// What the survey bot of `conv` sends (the conversation's lock is held): its messages reach
+    /// the customer; its answers are recorded; its EndConversation ends the survey. It cannot
+    /// escalate.
+    async fn accept_from_survey_bot(
+        self: &Arc<Self>,
+        mut conv: Conversation,
+        bot: &UserName,
+        profile: &BotProfile,
+        command: Option<BotCommand>,
+        mut activity: Activity,
+    ) -> Result<BotSent, EngineError> {
+        if matches!(command, Some(BotCommand::Escalate { .. })) {
+            return Err(EngineError::Invalid(format!(
+                "bot `{bot}` runs the survey of conversation `{}`, which an agent already handled: a survey bot cannot escalate; end the survey with EndConversation",
+                conv.id
+            )));
+        }
+        let answers = survey_answers(&activity)?;
+        let now = crate::now();
+        let before = conv.state;
+        let answered = answers.is_some();
+        if let Some(answers) = answers {
+            conv.answer_survey(answers, now)
+                .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        }
+        let is_event = activity.kind == botframework::ActivityType::Event;
+        let visibility = if is_event || (profile.require_bridged && !omnichannel::is_bridged(&activity)) {
+            Visibility::AgentsOnly
+        } else {
+            Visibility::Everyone
+        };
+        let seq = self
+            .store_activity(conv.id, &mut activity, SenderRole::Bot, bot.as_str(), visibility)
+            .await?;
+        let id = activity.id.clone().unwrap_or_default();
+        if matches!(command, Some(BotCommand::EndConversation)) {
+            self.finish_survey(&mut conv, SurveyEnd::Completed).await?;
+            return Ok(BotSent {
+                id,
+                seq,
+                effect: BotEffect::SurveyEnded,
+            });
+        }
+        if answered {
+            self.store().update_conversation(&conv, before).await?;
+            self.publish_conversation(&conv);
+        }
+        Ok(BotSent {
+            id,
+            seq,
+            effect: BotEffect::Survey { answered },
+        })
     }
 
     /// Checks context variables given as JSON (an Escalate command's context, pre-chat data)

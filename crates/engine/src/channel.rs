@@ -10,7 +10,7 @@ use botframework::omnichannel;
 use botframework::{Activity, ActivityType, ChannelAccount, ConversationAccount, RoleType};
 use domain::activity::{NewActivity, SenderRole, StoredActivity, Visibility};
 use domain::context::{Context, ContextValue};
-use domain::conversation::{Conversation, Owner};
+use domain::conversation::{Conversation, Owner, SurveyEnd};
 use domain::routing::RoutingCause;
 use domain::sentiment::MessageSentiment;
 use domain::user::{BotProfile, User, UserKind};
@@ -113,6 +113,18 @@ impl Hub {
         ws: &Workstream,
         bot: &UserName,
     ) -> Result<(), EngineError> {
+        self.bot_joined_with(conversation, ws, bot, None).await
+    }
+
+    /// [`bot_joined`](Self::bot_joined), with one more entry in the context event's value (a
+    /// survey bot learns it is surveying that way).
+    pub(crate) async fn bot_joined_with(
+        self: &Arc<Self>,
+        conversation: &Conversation,
+        ws: &Workstream,
+        bot: &UserName,
+        extra: Option<(&str, Value)>,
+    ) -> Result<(), EngineError> {
         let Some((user, profile)) = self.bot_user(bot) else {
             return Err(EngineError::UnknownUser(bot.to_string()));
         };
@@ -124,6 +136,9 @@ impl Hub {
             "msdyn_liveworkitemid".to_owned(),
             Value::from(conversation.id.to_string()),
         );
+        if let Some((key, value)) = extra {
+            context.insert(key.to_owned(), value);
+        }
         let event = omnichannel::start_conversation_event(ws.channel.as_str(), context);
         for mut activity in [update, event] {
             activity.from = Some(customer.clone());
@@ -308,6 +323,9 @@ impl Hub {
         let Some(mut conv) = self.store().get_conversation(conversation).await? else {
             return Err(EngineError::ConversationNotFound(conversation));
         };
+        if conv.surveying() == Some(bot) {
+            return self.finish_survey(&mut conv, SurveyEnd::BotUnavailable).await;
+        }
         if conv.state != ConversationState::Active || conv.owner != Some(Owner::Bot(bot.clone())) {
             return Ok(());
         }

@@ -84,8 +84,8 @@ pub enum ConnectorRefusal {
     BadArgument(String),
 }
 
-/// The bot a Connector call acts as: configured, with credentials matching the caller, and the
-/// owner of the conversation.
+/// The bot a Connector call acts as: configured, with credentials matching the caller, and in
+/// the conversation.
 #[derive(Debug)]
 pub(crate) struct ActingBot<'h> {
     /// The conversation as stored when the check was made.
@@ -93,6 +93,19 @@ pub(crate) struct ActingBot<'h> {
     pub bot: UserName,
     pub user: &'h User,
     pub profile: &'h BotProfile,
+    /// What the bot is to the conversation.
+    pub part: BotPart,
+}
+
+/// How a bot takes part in a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BotPart {
+    /// It owns the conversation (routing gave it the bot).
+    Owner,
+    /// It runs the conversation's post-conversation survey.
+    Survey,
+    /// It is a smart-assist bot of the workstream, and this agent owns the conversation.
+    SmartAssist { agent: UserName },
 }
 
 impl Hub {
@@ -116,6 +129,7 @@ impl Hub {
         let name = match (claimed, &conv.owner) {
             (Some(name), _) => name.to_owned(),
             (None, Some(Owner::Bot(bot))) if conv.state == ConversationState::Active => bot.to_string(),
+            (None, _) if conv.surveying().is_some() => conv.surveying().map(ToString::to_string).unwrap_or_default(),
             (None, _) => {
                 return Err(EngineError::Forbidden(format!(
                     "no bot is in conversation `{conversation}`"
@@ -145,16 +159,29 @@ impl Hub {
             }
             _ => {}
         }
-        if conv.state != ConversationState::Active || conv.owner != Some(Owner::Bot(bot.clone())) {
-            return Err(EngineError::Forbidden(format!(
-                "bot `{bot}` is not in conversation `{conversation}`"
-            )));
-        }
+        let part = match (&conv.state, &conv.owner) {
+            (ConversationState::Active, Some(Owner::Bot(owner))) if *owner == bot => BotPart::Owner,
+            _ if conv.surveying() == Some(&bot) => BotPart::Survey,
+            (ConversationState::Active, Some(Owner::Agent(agent)))
+                if self
+                    .tenant()
+                    .workstream(conv.workstream.as_str())
+                    .is_some_and(|ws| ws.smart_assist.contains(&bot)) =>
+            {
+                BotPart::SmartAssist { agent: agent.clone() }
+            }
+            _ => {
+                return Err(EngineError::Forbidden(format!(
+                    "bot `{bot}` is not in conversation `{conversation}`"
+                )));
+            }
+        };
         Ok(ActingBot {
             conversation: conv,
             bot,
             user,
             profile,
+            part,
         })
     }
 
@@ -203,6 +230,10 @@ impl Hub {
         activity.timestamp = first
             .and_then(|a| a.timestamp)
             .or_else(|| Some(botframework::Timestamp::now_utc()));
+        if let BotPart::SmartAssist { agent } = &acting.part {
+            // An updated suggestion is still a suggestion.
+            crate::companions::mark_suggestion(&mut activity, agent);
+        }
         let log_id = format!("{activity_id}~{}", uuid::Uuid::now_v7().simple());
         self.append_and_publish(conversation, &acting, log_id, &activity, visibility)
             .await?;

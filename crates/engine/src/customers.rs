@@ -9,6 +9,7 @@ use domain::activity::{SenderRole, Visibility};
 use domain::attachment::{Attachment, AttachmentId, ContentType};
 use domain::conversation::{ConversationId, Owner};
 use domain::{ConversationState, Seq};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::channel::customer_account;
@@ -57,10 +58,21 @@ impl Hub {
                 .get_conversation(conversation)
                 .await?
                 .ok_or(EngineError::ConversationNotFound(conversation))?;
-            if conv.state == ConversationState::Closed {
+            let mut conv = conv;
+            if self.survey_overdue(&conv) {
+                // Its timeout passed while the hub was down: end it now.
+                self.finish_survey(&mut conv, domain::conversation::SurveyEnd::TimedOut)
+                    .await?;
+            }
+            if conv.state == ConversationState::Closed && conv.surveying().is_none() {
                 return Err(EngineError::ConversationEnded(conversation));
             }
             let customer = customer_account(&conv);
+            // `channelData.switchboard` is the hub's own namespace (notes, suggestions, notices):
+            // a customer cannot write in it.
+            if let Some(Value::Object(data)) = activity.channel_data.as_mut() {
+                data.remove("switchboard");
+            }
             if activity.from.as_ref().is_none_or(|from| from.id.is_empty()) {
                 activity.from = Some(customer.clone());
             }
@@ -88,8 +100,16 @@ impl Hub {
             if activity.kind == botframework::ActivityType::EndOfConversation {
                 customer_ended = true;
             }
-            let waiting = match (&conv.state, &conv.owner) {
-                (ConversationState::Active, Some(Owner::Bot(bot))) => match self.bot_user(bot) {
+            let bot = match (&conv.state, &conv.owner, conv.surveying()) {
+                (_, _, Some(survey_bot)) => Some(survey_bot),
+                (ConversationState::Active, Some(Owner::Bot(bot)), _) => Some(bot),
+                _ => None,
+            };
+            if bot.is_none() {
+                self.copy_to_smart_assist(&conv, &activity, SenderRole::Customer);
+            }
+            let waiting = match bot {
+                Some(bot) => match self.bot_user(bot) {
                     Some((user, profile)) => {
                         self.address_to_bot(&mut activity, conversation, user, profile);
                         let (done, result) = oneshot::channel();
@@ -105,12 +125,12 @@ impl Hub {
                     }
                     None => None,
                 },
-                _ => None,
+                None => None,
             };
             (id, seq, waiting)
         };
         if customer_ended {
-            self.customer_left(conversation, "The customer ended the conversation.")
+            self.customer_left(conversation, "The customer ended the conversation.", true)
                 .await?;
         }
         let delivery = match waiting {
@@ -197,7 +217,7 @@ impl Hub {
     ) -> Result<CustomerSent, EngineError> {
         match self.store().get_conversation(conversation).await? {
             None => return Err(EngineError::ConversationNotFound(conversation)),
-            Some(c) if c.state == ConversationState::Closed => {
+            Some(c) if c.state == ConversationState::Closed && c.surveying().is_none() => {
                 return Err(EngineError::ConversationEnded(conversation));
             }
             Some(_) => {}

@@ -6,6 +6,7 @@
 mod bot_auth;
 mod bots;
 mod channel;
+mod companions;
 mod connector_ops;
 mod customers;
 mod dispatch;
@@ -24,6 +25,7 @@ mod work;
 pub use bot_auth::{BotAuthError, BotTokenPolicy};
 pub use bots::{BotCaller, BotEffect, BotSent};
 pub use channel::{BOT_UNAVAILABLE_NOTICE, SYSTEM_ACCOUNT_ID, queue_position_text};
+pub use companions::{SURVEY_RESPONSE_EVENT, SURVEY_RESPONSE_KEY, SURVEY_UNAVAILABLE_NOTICE, is_suggestion};
 pub use connector_ops::{ConnectorRefusal, MAX_ATTACHMENT_BYTES};
 pub use customers::{CustomerDelivery, CustomerFile, CustomerSent, CustomerView, customer_sees};
 pub use dispatch::{ChannelSettings, ChannelSigner, DeliveryError};

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use botframework::{Activity, ActivityType, EndOfConversationCode};
 use domain::activity::{SenderRole, Visibility};
-use domain::conversation::{Conversation, Owner};
+use domain::conversation::{Conversation, Owner, SurveyEnd};
 use domain::user::Role;
 use domain::workstream::CapacityRelease;
 use domain::{ConversationId, ConversationState, Presence, UserName};
@@ -129,7 +129,7 @@ impl Hub {
                 .filter(|other| other != agent);
             self.roster.reserve(agent, ws.capacity);
             lock(&self.work.last_position).remove(&id);
-            self.agent_joined(id, agent).await?;
+            self.agent_joined(&conv, agent).await?;
             self.publish_conversation(&conv);
             tracing::info!(conversation.id = %id, supervisor = acting(supervisor), agent = %agent, queue.name = %queue, "assigned by a supervisor");
             metrics::counter!("switchboard_supervisor_actions_total", "action" => "assign").increment(1);
@@ -167,6 +167,12 @@ impl Hub {
             self.check_oversees(supervisor, role, &conv)?;
             let before = conv.state;
             if before == ConversationState::Closed {
+                if conv.surveying().is_some() {
+                    // Only its survey is still going: that ends.
+                    self.finish_survey(&mut conv, SurveyEnd::ClosedBySupervisor).await?;
+                    metrics::counter!("switchboard_supervisor_actions_total", "action" => "force_close").increment(1);
+                    return Ok(conv);
+                }
                 return Err(EngineError::ConversationEnded(id));
             }
             let owner = conv.owner.clone();
@@ -182,9 +188,13 @@ impl Hub {
             };
             let mut notice = Activity::message(text.as_str());
             notice.channel_data = Some(json!({"switchboard": {"event": "force_closed", "by": supervisor}}));
+            if conv.surveying().is_some() {
+                // The customer is answering the survey: it ends with the conversation.
+                self.finish_survey(&mut conv, SurveyEnd::ClosedBySupervisor).await?;
+            }
             if before == ConversationState::WrapUp {
-                // The customer saw the end when wrap-up began; the transcript still says who
-                // closed it.
+                // The customer saw the end when wrap-up began (or the survey's end just now);
+                // the transcript still says who closed it.
                 self.store_activity(
                     id,
                     &mut notice,

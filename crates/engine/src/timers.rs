@@ -122,7 +122,7 @@ impl Hub {
             }
         }
         for id in silent {
-            self.customer_left(id, INACTIVITY_NOTICE).await?;
+            self.customer_left(id, INACTIVITY_NOTICE, false).await?;
         }
         Ok(())
     }

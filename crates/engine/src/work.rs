@@ -29,7 +29,7 @@ use std::time::Duration;
 use botframework::{Activity, ActivityType, ChannelAccount, EndOfConversationCode, RoleType};
 use domain::activity::{SenderRole, Visibility};
 use domain::assign::{DEFAULT_MAX_DECLINES, Request, WaitReason};
-use domain::conversation::{Conversation, Owner};
+use domain::conversation::{Conversation, Owner, SurveyEnd};
 use domain::queue::Queue;
 use domain::routing::{RoutingCause, RoutingDecision};
 use domain::user::{Capacity, Role, User, UserKind};
@@ -37,6 +37,7 @@ use domain::workstream::{CapacityRelease, DistributionMode, Workstream};
 use domain::{ConversationId, ConversationState, Presence, QueueName, Seq, Timestamp, UserName};
 use serde_json::json;
 
+use crate::companions::EndedBy;
 use crate::hub::{EngineError, Hub};
 use crate::live::{LiveEvent, Withdrawn};
 use crate::roster::Placement;
@@ -297,7 +298,7 @@ impl Hub {
         }
         match &placement {
             Placement::Bot(bot) => self.bot_joined(conversation, ws, bot).await?,
-            Placement::Agent(agent) if ws.auto_accept => self.agent_joined(conversation.id, agent).await?,
+            Placement::Agent(agent) if ws.auto_accept => self.agent_joined(conversation, agent).await?,
             _ if !was_waiting => {
                 self.tell_queue_position(conversation, &queue.name).await?;
                 lock(&self.work.last_position).insert(conversation.id, now);
@@ -351,11 +352,17 @@ impl Hub {
 
     /// Tells everyone `agent` now has the conversation: a notice the customer sees, carrying
     /// who joined in `channelData` (which is also how the transcript remembers who owned it).
-    pub(crate) async fn agent_joined(&self, conversation: ConversationId, agent: &UserName) -> Result<(), EngineError> {
+    /// The workstream's smart-assist bots learn the agent joined.
+    pub(crate) async fn agent_joined(
+        self: &Arc<Self>,
+        conversation: &Conversation,
+        agent: &UserName,
+    ) -> Result<(), EngineError> {
         let (user, ..) = self.person(agent)?;
         let mut notice = Activity::message(joined_text(user));
         notice.channel_data = Some(json!({"switchboard": {"event": "agent_joined", "agent": agent}}));
-        self.tell_customer(conversation, notice).await?;
+        self.tell_customer(conversation.id, notice).await?;
+        self.smart_assist_agent_joined(conversation, agent);
         Ok(())
     }
 
@@ -399,7 +406,7 @@ impl Hub {
             .await?;
         lock(&self.work.offers).remove(&id);
         lock(&self.work.last_position).remove(&id);
-        self.agent_joined(id, agent).await?;
+        self.agent_joined(&conv, agent).await?;
         self.publish_conversation(&conv);
         tracing::info!(conversation.id = %id, agent = %agent, "offer accepted");
         Ok(conv)
@@ -586,7 +593,7 @@ impl Hub {
     /// `agent` writes to the customer of a conversation they own. The customer sees the agent's
     /// display name. Returns the activity's id and seq.
     pub async fn agent_message(
-        &self,
+        self: &Arc<Self>,
         agent: &UserName,
         id: ConversationId,
         text: &str,
@@ -597,7 +604,7 @@ impl Hub {
     /// `agent` writes an internal note on a conversation they own: stored for agents and
     /// supervisors only, never shown to the customer nor sent to a bot.
     pub async fn agent_note(
-        &self,
+        self: &Arc<Self>,
         agent: &UserName,
         id: ConversationId,
         text: &str,
@@ -606,7 +613,7 @@ impl Hub {
     }
 
     async fn agent_writes(
-        &self,
+        self: &Arc<Self>,
         agent: &UserName,
         id: ConversationId,
         text: &str,
@@ -646,6 +653,9 @@ impl Hub {
         let seq = self
             .store_activity(id, &mut activity, SenderRole::Agent, agent.as_str(), visibility)
             .await?;
+        if !note {
+            self.copy_to_smart_assist(&conv, &activity, SenderRole::Agent);
+        }
         Ok((activity.id.unwrap_or_default(), seq))
     }
 
@@ -737,7 +747,7 @@ impl Hub {
             }
             self.roster.release(agent, ws.capacity, now);
             self.agent_left(id, agent).await?;
-            self.agent_joined(id, &target_name).await?;
+            self.agent_joined(&conv, &target_name).await?;
             self.publish_conversation(&conv);
             tracing::info!(conversation.id = %id, agent = %agent, to = %target_name, "transferred to an agent");
             metrics::counter!("switchboard_transfers_total", "to" => "agent").increment(1);
@@ -760,6 +770,7 @@ impl Hub {
             let ws = self.workstream_of(&conv).clone();
             let now = crate::now();
             conv.end_by_agent(now)?;
+            let surveyed = self.begin_survey(&mut conv, &ws, EndedBy::Agent, now).await?;
             self.store()
                 .update_conversation(&conv, ConversationState::Active)
                 .await?;
@@ -769,9 +780,13 @@ impl Hub {
                 Activity::message(format!("{} ended the conversation.", user.display_name)),
             )
             .await?;
-            let mut end = Activity::new(ActivityType::EndOfConversation);
-            end.code = Some(EndOfConversationCode::CompletedSuccessfully);
-            self.tell_customer(id, end).await?;
+            if surveyed {
+                self.survey_joined(&conv, &ws, agent, EndedBy::Agent).await?;
+            } else {
+                let mut end = Activity::new(ActivityType::EndOfConversation);
+                end.code = Some(EndOfConversationCode::CompletedSuccessfully);
+                self.tell_customer(id, end).await?;
+            }
             if ws.capacity_release == CapacityRelease::AtWrapUp {
                 self.roster.release(agent, ws.capacity, now);
             }
@@ -888,7 +903,7 @@ impl Hub {
             return Err(e.into());
         }
         lock(&self.work.last_position).remove(&id);
-        self.agent_joined(id, agent).await?;
+        self.agent_joined(&conv, agent).await?;
         self.publish_conversation(&conv);
         Ok(conv)
     }
@@ -896,11 +911,20 @@ impl Hub {
     /// The customer of `id` left (ended the chat, or went silent past the inactivity timer).
     /// Before an agent answered the conversation is abandoned; with an agent it goes to
     /// wrap-up. A pending offer is withdrawn.
-    pub(crate) async fn customer_left(self: &Arc<Self>, id: ConversationId, why: &str) -> Result<(), EngineError> {
+    pub(crate) async fn customer_left(
+        self: &Arc<Self>,
+        id: ConversationId,
+        why: &str,
+        ended: bool,
+    ) -> Result<(), EngineError> {
         let owner = {
             let _changing = self.conversations.lock(id).await;
             let mut conv = self.load(id).await?;
             let before = conv.state;
+            if conv.surveying().is_some() {
+                // The customer left the survey: it ends, and the agent's part goes on.
+                return self.finish_survey(&mut conv, SurveyEnd::CustomerLeft).await;
+            }
             if matches!(before, ConversationState::Closed | ConversationState::WrapUp) {
                 return Ok(());
             }
@@ -908,6 +932,10 @@ impl Hub {
             let now = crate::now();
             let owner = conv.owner.clone();
             conv.customer_left(now)?;
+            // Only a customer who ended the chat themselves can still answer a survey.
+            let surveyed = ended
+                && conv.state == ConversationState::WrapUp
+                && self.begin_survey(&mut conv, &ws, EndedBy::Customer, now).await?;
             self.store().update_conversation(&conv, before).await?;
             self.take_back_offer(id, Withdrawn::Ended, now);
             if conv.state == ConversationState::Closed {
@@ -920,6 +948,9 @@ impl Hub {
                 // An agent had it: they wrap up, and the wrap-up timer closes it.
                 self.tell_customer(id, Activity::message("The customer left the conversation."))
                     .await?;
+                if surveyed && let Some(Owner::Agent(agent)) = &owner {
+                    self.survey_joined(&conv, &ws, agent, EndedBy::Customer).await?;
+                }
                 if let Some(Owner::Agent(agent)) = &owner
                     && ws.capacity_release == CapacityRelease::AtWrapUp
                 {
@@ -1024,6 +1055,7 @@ impl Hub {
                     .wrap_up
                     .saturating_sub(Duration::from_millis(u64::try_from(elapsed).unwrap_or(0)));
                 self.schedule_wrap_up(conv.id, left);
+                self.recover_survey(&conv);
             }
         }
         Ok(())

@@ -405,7 +405,10 @@ fn render(days: Days, report: &Report) -> String {
 <div class="kpi">Avg resolution time<b>{}</b></div><div class="kpi">Avg escalation time<b>{}</b></div>
 <div class="kpi">Avg sentiment<b>{}</b></div>
 <div class="kpi">Agent conversations<b>{}</b></div><div class="kpi">Avg wait<b>{}</b></div>
-<div class="kpi">Avg handle time<b>{}</b></div><div class="kpi">Transfer rate<b>{}</b></div></div>
+<div class="kpi">Avg handle time<b>{}</b></div><div class="kpi">Transfer rate<b>{}</b></div>
+<div class="kpi">Avg CSAT (1–5)<b data-testid="kpi-csat">{}</b></div>
+<div class="kpi">Satisfied (4–5)<b data-testid="kpi-satisfied">{}</b></div>
+<div class="kpi">Survey responses<b data-testid="kpi-survey-responses">{} of {}</b></div></div>
 <div class="grid">
 <figure><figcaption>Bot outcomes per day</figcaption>{}</figure>
 <figure><figcaption>Rates per bot</figcaption>{}</figure>
@@ -425,6 +428,10 @@ fn render(days: Days, report: &Report) -> String {
         secs(&t.agent.wait),
         secs(&t.agent.handle_time),
         pct(t.agent.transfer_rate()),
+        t.survey.csat.value().map_or("–".to_owned(), |v| format!("{v:.2}")),
+        pct(t.survey.satisfied_rate()),
+        t.survey.responses,
+        t.survey.surveyed,
         outcomes_chart(days, report),
         rates_chart(report),
         sentiment_chart(days, report),

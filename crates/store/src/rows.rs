@@ -20,7 +20,7 @@ use crate::{RoutingRecord, Session, StoreError};
 
 /// The columns of `conversations` that a conversation is read from, in [`ConversationRow`]'s order.
 pub(crate) const CONVERSATION_COLUMNS: &str = "id, tenant, workstream, customer, context, state, queue, owner_kind, owner_name, outcome, \
-     escalated_by, agent_engaged, bot_engaged, created_at, updated_at, sentiment, milestones, first_bot, bot_at, agents";
+     escalated_by, agent_engaged, bot_engaged, created_at, updated_at, sentiment, milestones, first_bot, bot_at, agents, survey, csat";
 
 /// A `conversations` row (without `last_seq`, which only the writer touches).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -53,6 +53,10 @@ pub(crate) struct ConversationRow {
     pub bot_at: Option<i64>,
     /// Every agent, copied out of `milestones` for search: see [`agents_column`].
     pub agents: String,
+    /// JSON object (`domain::conversation::Survey`), when the conversation had a survey.
+    pub survey: Option<String>,
+    /// The survey's satisfaction score, copied out of `survey`.
+    pub csat: Option<i64>,
 }
 
 /// What separates the names in the `agents` column (names hold no control characters).
@@ -97,6 +101,12 @@ impl ConversationRow {
             first_bot: c.milestones.bot.as_ref().map(ToString::to_string),
             bot_at: c.milestones.bot_at.map(Timestamp::millis),
             agents: agents_column(&c.milestones.agents),
+            survey: c
+                .survey
+                .as_ref()
+                .map(|s| to_json(s, "conversation", c.id))
+                .transpose()?,
+            csat: c.survey.as_ref().and_then(|s| s.csat).map(i64::from),
         })
     }
 
@@ -136,6 +146,12 @@ impl ConversationRow {
             updated_at: Timestamp(self.updated_at),
             sentiment: sentiment(self.sentiment).map_err(|e| corrupt("sentiment", &e))?,
             milestones: serde_json::from_str(&self.milestones).map_err(|e| corrupt("milestones", &e))?,
+            survey: self
+                .survey
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| corrupt("survey", &e))?,
         })
     }
 }
@@ -497,6 +513,21 @@ mod tests {
                 wait_ms: 300,
                 ..Default::default()
             },
+            survey: Some(domain::conversation::Survey {
+                bot: UserName::new("survey").unwrap(),
+                started_at: Timestamp(1_700_000_000_600),
+                ended_at: None,
+                end: None,
+                csat: Some(4),
+                answers: [
+                    ("csat".to_owned(), domain::conversation::SurveyAnswer::Number(4)),
+                    (
+                        "comment".to_owned(),
+                        domain::conversation::SurveyAnswer::Text("quick".into()),
+                    ),
+                ]
+                .into(),
+            }),
         }
     }
 
@@ -509,6 +540,7 @@ mod tests {
             (Some("agent"), Some("alice"))
         );
         assert_eq!(row.state, "active");
+        assert_eq!(row.csat, Some(4));
         assert_eq!(row.into_domain().unwrap(), c);
     }
 

@@ -470,7 +470,8 @@ async fn insert_conversation(
     let done = sqlx::query(
         "INSERT INTO conversations (id, tenant, workstream, customer, context, state, queue, owner_kind, owner_name, outcome, \
          escalated_by, agent_engaged, bot_engaged, created_at, updated_at, sentiment, milestones, first_bot, agents, \
-         bot_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+         bot_at, survey, csat) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+         $21, $22) \
          ON CONFLICT (id) DO NOTHING",
     )
     .bind(&row.id)
@@ -493,6 +494,8 @@ async fn insert_conversation(
     .bind(&row.first_bot)
     .bind(&row.agents)
     .bind(row.bot_at)
+    .bind(&row.survey)
+    .bind(row.csat)
     .execute(&mut *conn)
     .await?;
     Ok(if done.rows_affected() == 1 {
@@ -513,8 +516,8 @@ async fn update_conversation(
     let done = sqlx::query(
         "UPDATE conversations SET tenant = $2, workstream = $3, customer = $4, context = $5, state = $6, queue = $7, \
          owner_kind = $8, owner_name = $9, outcome = $10, escalated_by = $11, agent_engaged = $12, bot_engaged = $13, \
-         updated_at = $14, milestones = $16, first_bot = $17, agents = $18, bot_at = $19 \
-         WHERE id = $1 AND state = $15",
+         updated_at = $14, milestones = $16, first_bot = $17, agents = $18, bot_at = $19, \
+         survey = $20, csat = $21 WHERE id = $1 AND state = $15",
     )
     .bind(&row.id)
     .bind(&row.tenant)
@@ -535,6 +538,8 @@ async fn update_conversation(
     .bind(&row.first_bot)
     .bind(&row.agents)
     .bind(row.bot_at)
+    .bind(&row.survey)
+    .bind(row.csat)
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 1 {

@@ -1401,6 +1401,50 @@ fn json_message(text: &str) -> String {
     serde_json::json!({"type": "message", "text": text}).to_string()
 }
 
+async fn a_survey_and_its_answers_are_stored_with_the_conversation(db: TestDb) {
+    use domain::conversation::{SurveyAnswer, SurveyEnd};
+    let mut c = conversation("Contoso", 1_000);
+    c.enqueue(queue("CreditCardQueue"), Timestamp(1_000)).unwrap();
+    c.assign(queue("CreditCardQueue"), Owner::Agent(user("alice")), Timestamp(1_100))
+        .unwrap();
+    stored(&db.store, &c).await;
+    c.end_by_agent(Timestamp(1_200)).unwrap();
+    c.start_survey(user("survey-bot"), Timestamp(1_200)).unwrap();
+    db.store
+        .update_conversation(&c, ConversationState::Active)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store.get_conversation(c.id).await.unwrap().unwrap().survey,
+        c.survey,
+        "a running survey"
+    );
+    c.answer_survey(
+        [
+            ("csat".to_owned(), SurveyAnswer::Number(4)),
+            ("comment".to_owned(), SurveyAnswer::Text("ok ✓".into())),
+        ],
+        Timestamp(1_300),
+    )
+    .unwrap();
+    c.end_survey(SurveyEnd::Completed, Timestamp(1_400)).unwrap();
+    db.store
+        .update_conversation(&c, ConversationState::WrapUp)
+        .await
+        .unwrap();
+    let back = db.store.get_conversation(c.id).await.unwrap().unwrap();
+    assert_eq!(back, c);
+    assert_eq!(back.survey.unwrap().csat, Some(4));
+    // The survey bot, invoked at the end, is the conversation's one bot session.
+    assert_eq!(
+        db.store
+            .bot_sessions(&tenant("Contoso"), Timestamp(0), Timestamp(10_000))
+            .await
+            .unwrap(),
+        vec![(user("survey-bot"), 1)]
+    );
+}
+
 async fn bot_sessions_count_each_conversation_once_in_the_month_its_first_bot_was_invoked(db: TestDb) {
     let month = (Timestamp(1_000_000), Timestamp(2_000_000));
     // Two bots in one conversation: one session, the first bot's.
@@ -1715,6 +1759,7 @@ conformance!(
     sentiment_and_milestones_round_trip_and_the_latest_scored_message_sets_the_conversations,
     search_filters_by_date_outcome_customer_bot_agent_and_text_and_pages_by_key,
     bot_sessions_count_each_conversation_once_in_the_month_its_first_bot_was_invoked,
+    a_survey_and_its_answers_are_stored_with_the_conversation,
     after_close_writes_and_reads_fail_as_closed,
     the_store_answers_ping,
     acknowledged_appends_survive_a_kill_9_of_the_process,

@@ -21,7 +21,7 @@ use domain::queue::{AssignmentMethod, Queue};
 use domain::rules::{Rule, parse_condition};
 use domain::tenant::{QueueRef, Tenant, TenantError};
 use domain::user::{BotProfile, Capacity, DisplayName, Endpoint, Role, User, UserKind};
-use domain::workstream::{CapacityRelease, Channel, DistributionMode, Timers, Workstream};
+use domain::workstream::{CapacityRelease, Channel, DistributionMode, SurveySettings, Timers, Workstream};
 use engine::BotTokenPolicy;
 use http::directline::DirectLineChannel;
 use serde::Deserialize;
@@ -40,8 +40,9 @@ pub struct Config {
     pub channel: ChannelConfig,
     /// How each signed bot's tokens are checked, by app id.
     pub bot_tokens: HashMap<String, BotTokenPolicy>,
-    /// Messaging endpoints where `serve` runs the built-in demo bot (`builtin = "demo"`).
-    pub demo_bots: Vec<Endpoint>,
+    /// The built-in bots `serve` runs (`builtin = "demo"`, `"survey"`, `"knowledge"`), each at
+    /// its configured messaging endpoint.
+    pub builtin_bots: Vec<(BuiltinBot, Endpoint)>,
     /// The tenant's default locale (`[tenant] locale`, default `en-US`): the `locale` of
     /// activities to bots whose sender gave none.
     pub locale: String,
@@ -54,6 +55,37 @@ pub struct Config {
     pub limits: Limits,
     /// Bot-session metering (`[metering]`); `None` when the file has no such section.
     pub metering: Option<domain::metering::Policy>,
+}
+
+/// A bot `serve` runs itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuiltinBot {
+    /// The sample's assistant: answers, escalates with a topic, ends (`demo_bot`).
+    Demo,
+    /// A post-conversation survey: a 1–5 rating and a comment (`survey_bot`).
+    Survey,
+    /// A smart-assist bot suggesting knowledge-base articles to agents (`knowledge_bot`).
+    Knowledge,
+}
+
+impl BuiltinBot {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "demo" => Some(Self::Demo),
+            "survey" => Some(Self::Survey),
+            "knowledge" => Some(Self::Knowledge),
+            _ => None,
+        }
+    }
+
+    /// What the bot is called in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Demo => "demo",
+            Self::Survey => "survey",
+            Self::Knowledge => "knowledge",
+        }
+    }
 }
 
 /// Limits on what customers may send (`[limits]`).
@@ -343,6 +375,17 @@ struct RawWorkstream {
     #[serde(default)]
     rules: Vec<RawRule>,
     timers: Option<RawTimers>,
+    survey: Option<RawSurvey>,
+    #[serde(default)]
+    smart_assist_bots: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSurvey {
+    bot: Spanned<String>,
+    on_customer_end: Option<bool>,
+    timeout: Option<Spanned<RawDuration>>,
 }
 
 #[derive(Deserialize)]
@@ -383,6 +426,8 @@ struct Spans {
     ws_channel: BTreeMap<String, Range<usize>>,
     ws_capacity: BTreeMap<String, Range<usize>>,
     ws_presences: BTreeMap<String, Range<usize>>,
+    /// Where a workstream names its companion bots (the survey bot, else the workstream name).
+    ws_companions: BTreeMap<String, Range<usize>>,
     fallback: BTreeMap<String, Range<usize>>,
     rules: BTreeMap<(String, String), Vec<Range<usize>>>,
     rule_queue: BTreeMap<(String, String), Range<usize>>,
@@ -493,7 +538,7 @@ impl Builder<'_> {
         let limits = self.limits(raw.limits.as_ref());
         let metering = self.metering(raw.metering.as_ref());
         let mut bot_tokens = HashMap::new();
-        let mut demo_bots = Vec::new();
+        let mut builtin_bots = Vec::new();
         let mut users = Vec::new();
         let mut people = engine::People::new();
         for bot in &raw.bots {
@@ -527,14 +572,16 @@ impl Builder<'_> {
             if let Some(policy) = self.bot_token_policy(bot, &app_id) {
                 bot_tokens.insert(app_id.clone(), policy);
             }
-            match (&bot.builtin, &endpoint) {
-                (Some(b), Some(endpoint)) if b.get_ref() == "demo" => demo_bots.push(endpoint.clone()),
-                (Some(b), _) if b.get_ref() != "demo" => self.error(
-                    b.span(),
-                    format!("unknown built-in bot `{}`", b.get_ref()),
-                    Some("the only built-in bot is \"demo\"; remove `builtin` for a bot you run yourself".into()),
-                ),
-                _ => {}
+            if let Some(b) = &bot.builtin {
+                match (BuiltinBot::parse(b.get_ref()), &endpoint) {
+                    (Some(kind), Some(endpoint)) => builtin_bots.push((kind, endpoint.clone())),
+                    (Some(_), None) => {}
+                    (None, _) => self.error(
+                        b.span(),
+                        format!("unknown built-in bot `{}`", b.get_ref()),
+                        Some("the built-in bots are \"demo\", \"survey\" and \"knowledge\"; remove `builtin` for a bot you run yourself".into()),
+                    ),
+                }
             }
             if let (Some(name), Some(display_name), Some(endpoint)) = (name, display, endpoint) {
                 users.push(User {
@@ -647,7 +694,7 @@ impl Builder<'_> {
                 server,
                 channel,
                 bot_tokens,
-                demo_bots,
+                builtin_bots,
                 locale,
                 directline,
                 people,
@@ -828,6 +875,26 @@ impl Builder<'_> {
         }
 
         let timers = self.timers(ws.timers.as_ref());
+        spans
+            .ws_companions
+            .insert(key.clone(), ws.survey.as_ref().map_or(ws.name.span(), |s| s.bot.span()));
+        let survey = ws.survey.as_ref().and_then(|raw| {
+            let bot = self.name(&raw.bot, "survey bot name", UserName::new)?;
+            let timeout = match &raw.timeout {
+                Some(v) => self.duration(v),
+                None => SurveySettings::DEFAULT_TIMEOUT,
+            };
+            Some(SurveySettings {
+                bot,
+                on_customer_end: raw.on_customer_end.unwrap_or(false),
+                timeout,
+            })
+        });
+        let smart_assist = ws
+            .smart_assist_bots
+            .iter()
+            .filter_map(|b| self.name(b, "smart-assist bot name", UserName::new))
+            .collect();
         let capacity = Capacity(ws.capacity.as_ref().map_or(1, |c| *c.get_ref()));
         Some(Workstream {
             name: name?,
@@ -841,6 +908,8 @@ impl Builder<'_> {
             allowed_presences,
             auto_accept: ws.auto_accept.unwrap_or(false),
             timers,
+            survey,
+            smart_assist,
         })
     }
 
@@ -980,17 +1049,22 @@ impl Builder<'_> {
             (&mut t.agent_reconnect_grace, &raw.agent_reconnect_grace),
         ] {
             if let Some(v) = value {
-                match parse_duration(v.get_ref()) {
-                    Ok(d) => *slot = d,
-                    Err(msg) => self.diags.push(Diagnostic {
-                        span: v.span(),
-                        message: msg,
-                        help: Some("write whole seconds (90) or a number with a unit: \"90s\", \"10m\", \"1h\"".into()),
-                    }),
-                }
+                *slot = self.duration(v);
             }
         }
         t
+    }
+
+    /// A duration setting; a bad one is reported and read as zero.
+    fn duration(&mut self, v: &Spanned<RawDuration>) -> Duration {
+        parse_duration(v.get_ref()).unwrap_or_else(|msg| {
+            self.diags.push(Diagnostic {
+                span: v.span(),
+                message: msg,
+                help: Some("write whole seconds (90) or a number with a unit: \"90s\", \"10m\", \"1h\"".into()),
+            });
+            Duration::ZERO
+        })
     }
 
     /// Maps a byte range inside a string value's *decoded* text to a range in the file.
@@ -1050,6 +1124,7 @@ impl Builder<'_> {
             TenantError::VoiceMustBePush(w) => s.ws_mode.get(w.as_str()).or(s.ws_channel.get(w.as_str())).cloned(),
             TenantError::ZeroCapacity(w) => s.ws_capacity.get(w.as_str()).cloned(),
             TenantError::NoAllowedPresence(w) => s.ws_presences.get(w.as_str()).cloned(),
+            TenantError::NotABot { workstream, .. } => s.ws_companions.get(workstream.as_str()).cloned(),
         };
         span.unwrap_or(0..0)
     }
@@ -1476,7 +1551,11 @@ queue = "BotQueue"
         let config = load("test.toml", &signed).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.bot_tokens["A"].audience, "api://hub");
         let sample = load(SAMPLE_NAME, SAMPLE).unwrap();
-        assert_eq!(sample.demo_bots.len(), 1, "the sample runs the built-in demo bot");
+        assert_eq!(
+            sample.builtin_bots.iter().map(|(b, _)| *b).collect::<Vec<_>>(),
+            [BuiltinBot::Demo, BuiltinBot::Survey, BuiltinBot::Knowledge],
+            "the sample runs the built-in demo, survey and knowledge bots"
+        );
         assert_eq!(sample.locale, "en-US");
         let e = errors(&BASE.replacen(
             "name = \"Contoso\"",

@@ -12,23 +12,14 @@
 //! The decision is the pure [`respond`]; [`serve`] only parses, delivers the replies in order and
 //! answers the hub's POST after the turn, as the SDK's `CloudAdapter` does.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
-use axum::Json;
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use botframework::connector::{ErrorCode, ErrorResponse, ResourceResponse};
 use botframework::omnichannel::{self, SET_CONTEXT_EVENT, START_CONVERSATION_EVENT};
-use botframework::{Activity, ActivityError, ActivityType, validate};
+use botframework::{Activity, ActivityType};
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
+
+use crate::builtin_bot;
 
 /// What the bot says to every customer who joins: it names everything the bot can do.
 pub const GREETING: &str = "Hi, I'm the Contoso assistant. Ask me about opening hours or changing your address, \
@@ -47,97 +38,18 @@ const HANDOFF_TOPIC: &str = "BotHandoffTopic";
 /// How much of the customer's words an escalation summary quotes, so it stays far below the
 /// 28 KB activity limit whatever the customer wrote.
 const SUMMARY_QUOTE_CHARS: usize = 500;
-/// How long one Connector call may take before the turn is given up.
-const CONNECTOR_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The context variables the bot was given per conversation (by the `startConversation` event),
 /// bounded so a hub that never ends its conversations cannot grow it without limit.
 ///
 /// Entries go when the bot leaves the conversation (it escalates or ends it, is removed, or gets
 /// `endOfConversation`); when full, the oldest entry makes room for the new one.
-#[derive(Debug)]
-pub struct Memory {
-    // A std mutex rather than tokio's: it is held only for a map operation, never across an
-    // `.await`, and turns of different conversations run concurrently on the runtime's threads.
-    entries: Mutex<Entries>,
-    capacity: usize,
-}
-
-#[derive(Debug, Default)]
-struct Entries {
-    /// Insertion counter, so the oldest entry can be found when the memory is full.
-    next: u64,
-    by_conversation: HashMap<String, (u64, Map<String, Value>)>,
-}
+pub type Memory = builtin_bot::Memory<Map<String, Value>>;
 
 impl Memory {
-    /// The capacity [`serve`] uses: far more conversations than one demo bot holds at once.
-    pub const DEFAULT_CAPACITY: usize = 10_000;
-
-    /// An empty memory holding at most `capacity` conversations (0 remembers nothing).
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            entries: Mutex::new(Entries::default()),
-            capacity,
-        }
-    }
-
-    /// Remembers `context` for `conversation`, replacing what was there.
-    pub fn remember(&self, conversation: &str, context: Map<String, Value>) {
-        if self.capacity == 0 {
-            return;
-        }
-        let mut entries = self.lock();
-        if !entries.by_conversation.contains_key(conversation) && entries.by_conversation.len() >= self.capacity {
-            let oldest = entries
-                .by_conversation
-                .iter()
-                .min_by_key(|(_, (since, _))| *since)
-                .map(|(id, _)| id.clone());
-            if let Some(oldest) = oldest {
-                entries.by_conversation.remove(&oldest);
-            }
-        }
-        let since = entries.next;
-        entries.next += 1;
-        entries
-            .by_conversation
-            .insert(conversation.to_owned(), (since, context));
-    }
-
     /// The context remembered for `conversation`.
     pub fn context(&self, conversation: &str) -> Option<Map<String, Value>> {
-        self.lock()
-            .by_conversation
-            .get(conversation)
-            .map(|(_, context)| context.clone())
-    }
-
-    /// Forgets `conversation`.
-    pub fn forget(&self, conversation: &str) {
-        self.lock().by_conversation.remove(conversation);
-    }
-
-    /// How many conversations are remembered.
-    pub fn len(&self) -> usize {
-        self.lock().by_conversation.len()
-    }
-
-    /// Whether no conversation is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        // Every critical section is a single map operation, so a panic elsewhere cannot leave
-        // the map half-updated; keep serving rather than poisoning the bot for good.
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Default for Memory {
-    fn default() -> Self {
-        Self::new(Self::DEFAULT_CAPACITY)
+        self.get(conversation)
     }
 }
 
@@ -317,161 +229,35 @@ fn quote(text: &str) -> String {
 /// 500 when a reply could not be delivered (the remaining replies are not sent). The hub must
 /// therefore serve Connector calls while its POST is outstanding.
 pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    let client = reqwest::Client::builder()
-        .timeout(CONNECTOR_TIMEOUT)
-        .build()
-        .map_err(std::io::Error::other)?;
-    let state = Bot {
-        client,
-        memory: Arc::new(Memory::default()),
-    };
-    let app = Router::new().route("/api/messages", post(messages)).with_state(state);
-    tracing::info!(listen = %listener.local_addr()?, "demo bot is serving");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
-}
-
-/// What every turn shares.
-#[derive(Debug, Clone)]
-struct Bot {
-    // Built once: the client pools connections to the hub (keep-alive, TLS sessions) and is an
-    // `Arc` inside, so cloning it into each request is cheap.
-    client: reqwest::Client,
     // Shared by all turns, which run concurrently; `Memory` locks internally.
-    memory: Arc<Memory>,
-}
-
-async fn messages(State(bot): State<Bot>, body: Bytes) -> Response {
-    let incoming = match validate::parse_activity(&body) {
-        Ok(incoming) => incoming,
-        Err(error) => {
-            tracing::warn!(error = %error, "refused a request that is not an activity");
-            let code = match error {
-                ActivityError::Malformed(_) => ErrorCode::BadSyntax,
-                _ => ErrorCode::BadArgument,
-            };
-            return error_response(StatusCode::BAD_REQUEST, code, error.to_string());
-        }
-    };
-    for reply in respond(&incoming, &bot.memory) {
-        if let Err(error) = deliver(&bot.client, &reply).await {
-            tracing::error!(
-                conversation.id = incoming.conversation.as_ref().map(|c| c.id.as_str()),
-                activity.id = incoming.id.as_deref(),
-                error = %error,
-                "demo bot could not deliver a reply; the rest of the turn is dropped"
-            );
-            return error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::ServiceError,
-                "the bot could not deliver its reply to the channel".to_owned(),
-            );
-        }
-    }
-    StatusCode::OK.into_response()
-}
-
-fn error_response(status: StatusCode, code: ErrorCode, message: String) -> Response {
-    (status, Json(ErrorResponse::new(code, message))).into_response()
-}
-
-/// Why a reply did not reach the channel.
-#[derive(Debug, thiserror::Error)]
-enum DeliveryError {
-    #[error("the incoming activity has no `{0}` to reply to")]
-    Unaddressed(&'static str),
-    #[error("serviceUrl `{url}` is unusable: {reason}")]
-    BadServiceUrl { url: String, reason: String },
-    #[error("the Connector call failed: {0}")]
-    Request(#[from] reqwest::Error),
-    #[error("the Connector refused the reply with {status}: {code} {message}")]
-    Refused {
-        status: StatusCode,
-        code: String,
-        message: String,
-    },
-}
-
-/// Sends `reply` as the SDK does: ReplyToActivity when it has a `replyToId`, else
-/// SendToConversation, with the JS SDK's `x-ms-conversation-id` header and no credentials.
-async fn deliver(client: &reqwest::Client, reply: &Activity) -> Result<(), DeliveryError> {
-    let url = connector_url(reply)?;
-    let conversation = reply.conversation.as_ref().map(|c| c.id.as_str()).unwrap_or_default();
-    let response = client
-        .post(url)
-        .header("x-ms-conversation-id", conversation)
-        .json(reply)
-        .send()
-        .await?;
-    let status = response.status();
-    if status.is_success() {
-        let id = response.json::<ResourceResponse>().await.ok().map(|r| r.id);
-        tracing::debug!(
-            conversation.id = conversation,
-            activity.id = id.as_deref(),
-            "demo bot replied"
-        );
-        return Ok(());
-    }
-    let body = response.bytes().await.unwrap_or_default();
-    let (code, message) = match serde_json::from_slice::<ErrorResponse>(&body) {
-        Ok(refusal) => (refusal.error.code.to_string(), refusal.error.message),
-        Err(_) => ("(no error body)".to_owned(), String::new()),
-    };
-    Err(DeliveryError::Refused { status, code, message })
-}
-
-/// `{serviceUrl}/v3/conversations/{conversation.id}/activities[/{replyToId}]`, ids encoded as
-/// path segments, whether or not `serviceUrl` ends with a slash.
-fn connector_url(reply: &Activity) -> Result<reqwest::Url, DeliveryError> {
-    let service_url = reply
-        .service_url
-        .as_deref()
-        .ok_or(DeliveryError::Unaddressed("serviceUrl"))?;
-    let conversation = reply
-        .conversation
-        .as_ref()
-        .map(|c| c.id.as_str())
-        .filter(|id| !id.is_empty())
-        .ok_or(DeliveryError::Unaddressed("conversation.id"))?;
-    let unusable = |reason: String| DeliveryError::BadServiceUrl {
-        url: service_url.to_owned(),
-        reason,
-    };
-    let mut url = reqwest::Url::parse(service_url).map_err(|e| unusable(e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(unusable("it is not an http(s) URL".to_owned()));
-    }
-    {
-        let mut segments = url
-            .path_segments_mut()
-            .map_err(|()| unusable("it cannot be a base URL".to_owned()))?;
-        segments
-            .pop_if_empty()
-            .extend(["v3", "conversations", conversation, "activities"]);
-        if let Some(reply_to) = &reply.reply_to_id {
-            segments.push(reply_to);
-        }
-    }
-    Ok(url)
+    let memory = Memory::default();
+    builtin_bot::serve(
+        "demo bot",
+        move |incoming: &Activity| respond(incoming, &memory),
+        listener,
+        shutdown,
+    )
+    .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::builtin_bot::{DeliveryError, connector_url};
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::http::StatusCode;
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::post;
+    use axum::{Json, Router};
+    use botframework::connector::{ErrorCode, ErrorResponse, ResourceResponse};
     use botframework::omnichannel::{DELIVERY_MODE_KEY, TAGS_KEY};
+    use botframework::validate;
     use serde_json::json;
+    use std::sync::{Arc, Mutex};
 
     fn activity(value: Value) -> Activity {
-        let mut base = json!({
-            "id": "act-7", "serviceUrl": "http://hub.example/", "channelId": "directline",
-            "from": {"id": "u-42", "name": "Customer"},
-            "recipient": {"id": "DemoBot", "name": "Contoso Assistant"},
-            "conversation": {"id": "conv-1"}
-        });
-        for (key, value) in value.as_object().unwrap() {
-            base[key] = value.clone();
-        }
-        serde_json::from_value(base).unwrap()
+        crate::builtin_bot::test_activity("DemoBot", "Contoso Assistant", value)
     }
 
     fn says(text: &str) -> Activity {

@@ -11,7 +11,7 @@ use engine::{ChannelSettings, ChannelSigner, Hub};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::config::{BuiltinBot, Config};
 use crate::keys::{self, KeyError};
 
 /// The database used when neither the command line nor the configuration names one.
@@ -26,7 +26,7 @@ pub enum ServerError {
     Store { url: String, source: store::StoreError },
     #[error("channel signing keys: {0}")]
     Keys(#[from] KeyError),
-    #[error("cannot start the demo bot at {endpoint}: {source}")]
+    #[error("cannot start the built-in bot at {endpoint}: {source}")]
     DemoBot { endpoint: String, source: std::io::Error },
     #[error("HTTP server failed: {0}")]
     Io(#[from] std::io::Error),
@@ -45,15 +45,15 @@ pub async fn run(
     })?;
     let public_url = public_url(&config, &listener)?;
     let admin_token = admin_token(&config);
-    let demo_endpoints = config.demo_bots.clone();
+    let builtin = config.builtin_bots.clone();
     let built = build(config, store, public_url.clone(), admin_token)?;
     let hub = built.hub.clone();
 
     // The demo bot stops last: the hub's own shutdown may still deliver to it.
     let (stop_demo, demo_stopped) = tokio::sync::watch::channel(false);
     let mut demo_bots = Vec::new();
-    for endpoint in demo_endpoints {
-        demo_bots.push(start_demo_bot(&endpoint, demo_stopped.clone()).await?);
+    for (kind, endpoint) in builtin {
+        demo_bots.push(start_builtin_bot(kind, &endpoint, demo_stopped.clone()).await?);
     }
     let reload = built
         .keys_dir
@@ -98,8 +98,9 @@ pub async fn run(
     Ok(())
 }
 
-/// Binds the demo bot to the address of its configured endpoint and serves it until `stop`.
-async fn start_demo_bot(
+/// Binds a built-in bot to the address of its configured endpoint and serves it until `stop`.
+async fn start_builtin_bot(
+    kind: BuiltinBot,
     endpoint: &Endpoint,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, ServerError> {
@@ -111,13 +112,18 @@ async fn start_demo_bot(
     let host = url.host_str().unwrap_or("127.0.0.1").to_owned();
     let port = url.port_or_known_default().unwrap_or(80);
     let listener = TcpListener::bind((host.as_str(), port)).await.map_err(failed)?;
-    tracing::info!(endpoint = %endpoint, "demo bot listening");
+    tracing::info!(endpoint = %endpoint, bot = kind.as_str(), "built-in bot listening");
     Ok(tokio::spawn(async move {
         let stopped = async move {
             let _ = stop.wait_for(|stop| *stop).await;
         };
-        if let Err(e) = crate::demo_bot::serve(listener, stopped).await {
-            tracing::error!(error = %e, "demo bot stopped");
+        let served = match kind {
+            BuiltinBot::Demo => crate::demo_bot::serve(listener, stopped).await,
+            BuiltinBot::Survey => crate::survey_bot::serve(listener, stopped).await,
+            BuiltinBot::Knowledge => crate::knowledge_bot::serve(listener, stopped).await,
+        };
+        if let Err(e) = served {
+            tracing::error!(error = %e, bot = kind.as_str(), "built-in bot stopped");
         }
     }))
 }

@@ -10,14 +10,7 @@ use common::people::Person;
 use common::{RecordingBot, SAMPLE_BOT_ENDPOINT, TestHub};
 
 async fn start_conversation(f: &TestHub, user: &str) {
-    let token = f.directline_token(user).await;
-    let response = reqwest::Client::new()
-        .post(format!("{}/v3/directline/conversations", f.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    common::customers::start(f, user).await;
 }
 
 fn usage_cli(f: &TestHub, config_file: &std::path::Path, month: Option<&str>) -> (bool, String, String) {

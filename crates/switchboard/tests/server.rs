@@ -21,13 +21,19 @@ async fn start() -> Running {
         base.rsplit(':').next().unwrap()
     ));
     let url = format!("sqlite://{}/hub.db", dir.display());
-    // The sample's built-in demo bot, on a free port rather than 3978 (tests run in parallel).
-    let demo_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let text = config::SAMPLE.replace("127.0.0.1:3978", &format!("127.0.0.1:{demo_port}"));
+    // The sample's built-in bots, on free ports rather than 3978, 3981 and 3982 (tests run in
+    // parallel).
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let mut text = config::SAMPLE.to_owned();
+    for port in [3978, 3981, 3982] {
+        text = text.replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{}", free()));
+    }
     let config = config::load(config::SAMPLE_NAME, &text).unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -53,9 +53,10 @@ fn signed_config(bot_endpoint: &str, jwks_url: &str, keys_dir: &std::path::Path)
         ),
     );
     assert!(sample.contains(APP_ID), "the sample's app_id line changed");
-    sample.replace(
+    sample.replacen(
         "[[bots]]",
         &format!("[channel]\nsigning_keys = \"{}\"\n\n[[bots]]", keys_dir.display()),
+        1,
     )
 }
 

@@ -369,7 +369,16 @@ async fn a_force_close_in_wrap_up_does_not_tell_the_customer_twice_but_the_trans
     let (status, ended) = alice.post(&format!("/api/v1/conversations/{id}/end"), json!({})).await;
     assert_eq!((status, &ended["state"]), (200, &json!("wrap_up")));
     assert_eq!(used(&alice).await, 1, "the sample gives capacity back at close");
-    let before = customers::sees(&f, id, &token).await;
+    // The sample surveys the customer next; no survey bot runs here, so their chat ends soon.
+    let mut before = Vec::new();
+    for _ in 0..200 {
+        before = customers::sees(&f, id, &token).await;
+        if before.iter().any(|a| a["type"] == "endOfConversation") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(before.iter().any(|a| a["type"] == "endOfConversation"), "{before:#?}");
 
     let (status, closed) = sam
         .post(

@@ -31,6 +31,7 @@
   const $ = id => document.getElementById(id);
   const composer = $('composer');
   const transcriptList = $('transcript');
+  const suggestionList = $('suggestion-list');
   const transferDialog = $('transfer-dialog');
   const transferTarget = $('transfer-target');
 
@@ -471,6 +472,7 @@
     state.details = null;
     state.transcript = { id, seqs: new Set() };
     transcriptList.replaceChildren();
+    clearSuggestions();
     composer.value = state.drafts.get(id) || '';
     showError($('composer-error'), '');
     renderList();
@@ -486,6 +488,7 @@
     state.details = null;
     state.transcript = null;
     transcriptList.replaceChildren();
+    clearSuggestions();
     renderList();
     renderWork();
   }
@@ -559,7 +562,7 @@
     if (!item) return;
     if (state.transcript && state.transcript.id === id) {
       addTranscriptItem(item, true);
-    } else if (state.conversations.has(id) && !fromMe(item)) {
+    } else if (state.conversations.has(id) && !fromMe(item) && item.suggestion !== true) {
       state.unread.set(id, (state.unread.get(id) || 0) + 1);
       renderList();
     }
@@ -572,6 +575,10 @@
     const transcript = state.transcript;
     if (!transcript || transcript.seqs.has(item.seq)) return;
     transcript.seqs.add(item.seq);
+    if (item.suggestion === true) {
+      addSuggestion(item);
+      return;
+    }
     const follow = !live || fromMe(item) || nearBottom();
     let before = null;
     for (let node = transcriptList.lastElementChild; node && Number(node.dataset.seq) > item.seq;
@@ -611,6 +618,82 @@
 
   function scrollDown() {
     transcriptList.scrollTop = transcriptList.scrollHeight;
+  }
+
+  // ---- smart-assist suggestions ----
+  //
+  // A smart-assist bot's reply (docs/bots.md, "Smart-assist bots"): text, an Adaptive Card, or
+  // both. The card's text blocks and links are shown as text; Insert puts the reply's text (or
+  // the card's text) into the composer, where the agent can edit it before sending.
+
+  function clearSuggestions() {
+    suggestionList.replaceChildren();
+    $('suggestions').hidden = true;
+  }
+
+  function cardTexts(item) {
+    const texts = [];
+    const links = [];
+    const walk = element => {
+      if (!element || typeof element !== 'object') return;
+      if (element.type === 'TextBlock' && typeof element.text === 'string') texts.push(element);
+      if (element.type === 'Action.OpenUrl' && typeof element.url === 'string' && /^https?:/i.test(element.url)) {
+        links.push({ title: element.title || element.url, url: element.url });
+      }
+      for (const key of ['body', 'items', 'columns', 'actions']) {
+        if (Array.isArray(element[key])) element[key].forEach(walk);
+      }
+    };
+    for (const attachment of item.attachments || []) {
+      if (attachment.contentType === 'application/vnd.microsoft.card.adaptive') walk(attachment.content);
+    }
+    return { texts, links };
+  }
+
+  function addSuggestion(item) {
+    const { texts, links } = cardTexts(item);
+    const li = make('li', 'suggestion');
+    li.dataset.testid = 'suggestion';
+    li.dataset.seq = String(item.seq);
+    const head = make('span', 'suggestion__head');
+    head.append(make('span', 'item__name', item.name || item.sender || 'Bot'), make('span', 'item__time', time(item.timestamp)));
+    li.append(head);
+    for (const block of texts) {
+      const p = make('p', `suggestion__text${block.weight === 'Bolder' ? ' suggestion__text--title' : ''}${block.isSubtle ? ' suggestion__text--subtle' : ''}`);
+      p.textContent = block.text;
+      li.append(p);
+    }
+    if (!texts.length && item.text) li.append(make('p', 'suggestion__text', item.text));
+    const insertText = item.text || texts.map(b => b.text).join(' ');
+    const buttons = make('div', 'suggestion__buttons');
+    for (const link of links) {
+      const a = make('a', 'button', link.title);
+      a.href = link.url;
+      a.target = '_blank';
+      a.rel = 'noopener noreferrer';
+      buttons.append(a);
+    }
+    if (insertText) {
+      const insert = button('Insert', 'button button--primary', 'suggestion-insert');
+      insert.title = 'Put this suggestion into the message box';
+      insert.addEventListener('click', () => {
+        if (composer.readOnly) return;
+        composer.value = composer.value.trim() ? `${composer.value.trimEnd()} ${insertText}` : insertText;
+        composer.focus();
+        composer.setSelectionRange(composer.value.length, composer.value.length);
+      });
+      buttons.append(insert);
+    }
+    li.append(buttons);
+    // In the order the bot sent them (its best first within a turn), the newest at the bottom.
+    let before = null;
+    for (let node = suggestionList.lastElementChild; node && Number(node.dataset.seq) > item.seq;
+      node = node.previousElementSibling) {
+      before = node;
+    }
+    suggestionList.insertBefore(li, before);
+    $('suggestions').hidden = false;
+    suggestionList.scrollTop = suggestionList.scrollHeight;
   }
 
   // ---- composer ----

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::routing::get;
 use domain::Timestamp;
-use domain::analytics::{AgentFigures, BotFigures, DAY_MS, Figures, Mean, Report, day_of};
+use domain::analytics::{AgentFigures, BotFigures, DAY_MS, Figures, Mean, Report, SurveyFigures, day_of};
 use domain::conversation::Conversation;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -160,8 +160,24 @@ pub(crate) fn agent_json(a: &AgentFigures) -> Value {
     })
 }
 
+pub(crate) fn survey_json(s: &SurveyFigures) -> Value {
+    json!({
+        "surveyed": s.surveyed,
+        "responses": s.responses,
+        "response_rate": rate(s.response_rate()),
+        "avg_csat": mean(&s.csat),
+        "satisfied_rate": rate(s.satisfied_rate()),
+        "scores": s.scores,
+    })
+}
+
 pub(crate) fn figures_json(f: &Figures) -> Value {
-    json!({"conversations": f.conversations, "bot": bot_json(&f.bot), "agent": agent_json(&f.agent)})
+    json!({
+        "conversations": f.conversations,
+        "bot": bot_json(&f.bot),
+        "agent": agent_json(&f.agent),
+        "survey": survey_json(&f.survey),
+    })
 }
 
 /// The report as JSON: every day of the range is listed, empty ones with zeros.
@@ -202,7 +218,7 @@ pub(crate) fn now() -> Timestamp {
     path = "/api/v1/analytics",
     tag = "analytics",
     summary = "Bot and agent analytics",
-    description = "Figures for the conversations created in a range of UTC days (default: the last seven), in all (`total`), per first bot (`by_bot`), per workstream and per day (every day listed). Bot side: `conversations` (engaged by a bot), `resolved`/`escalated`/`abandoned` (each finished one in exactly one; `in_progress` ones are outside the rates, so the three rates add up to 1), average resolution and escalation time in seconds, average sentiment (−1 … +1). Agent side: conversations an agent engaged, average wait and handle time in seconds, transfer rate, and `unanswered` (waited for a person and closed before one took it). docs/analytics.md has the definitions. Supervisors get the conversations of their queues; admins all.",
+    description = "Figures for the conversations created in a range of UTC days (default: the last seven), in all (`total`), per first bot (`by_bot`), per workstream and per day (every day listed). Bot side: `conversations` (engaged by a bot), `resolved`/`escalated`/`abandoned` (each finished one in exactly one; `in_progress` ones are outside the rates, so the three rates add up to 1), average resolution and escalation time in seconds, average sentiment (−1 … +1). Agent side: conversations an agent engaged, average wait and handle time in seconds, transfer rate, and `unanswered` (waited for a person and closed before one took it). Survey side (`survey`): conversations surveyed, responses with a satisfaction score, response rate, average CSAT (1 … 5), `satisfied_rate` (share of 4s and 5s) and `scores` (how many 1s … 5s). docs/analytics.md has the definitions. Supervisors get the conversations of their queues; admins all.",
     security(("bearer" = []), ("cookie" = [])),
     params(
         ("from" = Option<String>, Query, description = "The first day, `YYYY-MM-DD` (default: six days before `to`)."),

@@ -99,6 +99,20 @@ pub(crate) fn summary_json(c: &Conversation) -> Value {
         "updated_at": rfc3339(c.updated_at),
         "sentiment": sentiment_json(c.sentiment),
         "milestones": milestones_json(&c.milestones),
+        "survey": c.survey.as_ref().map(survey_json),
+    })
+}
+
+/// A post-conversation survey: its bot, when it ran, how it ended, the satisfaction score and
+/// every answer.
+pub(crate) fn survey_json(s: &domain::conversation::Survey) -> Value {
+    json!({
+        "bot": s.bot,
+        "started_at": rfc3339(s.started_at),
+        "ended_at": s.ended_at.map(rfc3339),
+        "end": s.end,
+        "csat": s.csat,
+        "answers": s.answers,
     })
 }
 
@@ -142,12 +156,24 @@ pub(crate) fn item_json(stored: &StoredActivity) -> Option<Value> {
         (None, SenderRole::Customer) => "Customer".to_owned(),
         (None, _) => a.sender_id.clone(),
     };
-    let note = body.pointer("/channelData/switchboard/note").and_then(Value::as_bool) == Some(true);
+    // The hub's own marks count only on what the hub itself marked: an agent's note, a
+    // smart-assist bot's suggestion (stored for agents only).
+    let note = a.sender_role == SenderRole::Agent
+        && body.pointer("/channelData/switchboard/note").and_then(Value::as_bool) == Some(true);
+    let suggestion =
+        a.sender_role == SenderRole::Bot && a.visibility == Visibility::AgentsOnly && engine::is_suggestion(&body);
     let attachments: Vec<Value> = body["attachments"]
         .as_array()
         .map(|list| {
             list.iter()
-                .map(|att| json!({"name": att["name"], "contentType": att["contentType"], "contentUrl": att["contentUrl"]}))
+                .map(|att| {
+                    let mut item = json!({"name": att["name"], "contentType": att["contentType"], "contentUrl": att["contentUrl"]});
+                    // A suggestion's card is drawn in the agent's suggestions panel.
+                    if suggestion && !att["content"].is_null() {
+                        item["content"] = att["content"].clone();
+                    }
+                    item
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -160,6 +186,7 @@ pub(crate) fn item_json(stored: &StoredActivity) -> Option<Value> {
         "name": name,
         "text": text,
         "note": note,
+        "suggestion": suggestion,
         "agents_only": a.visibility == Visibility::AgentsOnly,
         "bot": a.sender_role == SenderRole::Bot,
         "attachments": attachments,

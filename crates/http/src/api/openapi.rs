@@ -395,6 +395,30 @@ pub struct ConversationSummary {
     pub sentiment: SentimentValue,
     /// When it reached each point of its life (docs/analytics.md).
     pub milestones: MilestonesView,
+    /// Its post-conversation survey; `null` when it had none (docs/bots.md).
+    #[schema(required = true)]
+    pub survey: Option<SurveyView>,
+}
+
+/// A post-conversation survey: its bot, when it ran, how it ended, and the answers.
+#[derive(Debug, ToSchema)]
+pub struct SurveyView {
+    /// The survey bot.
+    pub bot: String,
+    #[schema(format = DateTime)]
+    pub started_at: String,
+    /// `null` while it runs.
+    #[schema(required = true, format = DateTime)]
+    pub ended_at: Option<String>,
+    /// `completed` (the bot ended it), `customer_left`, `timed_out` or `bot_unavailable`;
+    /// `null` while it runs.
+    #[schema(required = true)]
+    pub end: Option<String>,
+    /// The customer's satisfaction, 1 … 5; `null` until given.
+    #[schema(required = true)]
+    pub csat: Option<u8>,
+    /// Every answer by name: strings or whole numbers.
+    pub answers: BTreeMap<String, serde_json::Value>,
 }
 
 /// A customer sentiment: the score and its level (docs/sentiment.md).
@@ -522,6 +546,9 @@ pub struct TranscriptItem {
     pub text: String,
     /// Whether it is an internal note.
     pub note: bool,
+    /// Whether it is a smart-assist bot's suggestion for the owning agent (shown in the
+    /// suggestions panel, never to the customer; its cards' `content` is included).
+    pub suggestion: bool,
     /// Whether only agents and supervisors see it (notes, a bot's escalation summary).
     pub agents_only: bool,
     /// Whether a bot said it.
@@ -544,6 +571,8 @@ pub struct AttachmentInfo {
     pub content_type: Option<String>,
     #[schema(required = true)]
     pub content_url: Option<String>,
+    /// A suggestion's inline card (an Adaptive Card, say); absent on other items.
+    pub content: Option<serde_json::Value>,
 }
 
 /// A conversation's transcript.
@@ -837,8 +866,12 @@ mod tests {
         let (documented, required) = properties(&doc, "TranscriptItem");
         assert_eq!(keys(&item), documented);
         assert_eq!(required, documented, "every item field is always written");
-        let (attachment, attachment_required) = properties(&doc, "AttachmentInfo");
-        assert_eq!(keys(&item["attachments"][0]), attachment);
+        let (mut attachment, attachment_required) = properties(&doc, "AttachmentInfo");
+        assert!(
+            attachment.remove("content"),
+            "a suggestion's card content is documented"
+        );
+        assert_eq!(keys(&item["attachments"][0]), attachment, "content only on suggestions");
         assert_eq!(attachment_required, attachment);
     }
 

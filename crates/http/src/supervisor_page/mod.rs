@@ -2,8 +2,10 @@
 //! binary with `include_str!`, like the agent workspace) that shows the ongoing conversations of
 //! the queues a supervisor oversees, live, with their queue, owner, state, wait and handle times
 //! and the customer's sentiment; the queues' load and the agents' presence; a conversation's
-//! transcript and routing trace; and the two supervisor actions, assign and force close. It uses
-//! only the `/api/v1` endpoints and the events WebSocket any other client uses (docs/agents.md).
+//! transcript and routing trace; the two supervisor actions, assign and force close; and a
+//! banner once the month's bot sessions reach 80 % of the pool (`GET /api/v1/usage`,
+//! docs/metering.md). It uses only the `/api/v1` endpoints and the events WebSocket any other
+//! client uses (docs/agents.md).
 
 use axum::Router;
 use axum::response::Response;

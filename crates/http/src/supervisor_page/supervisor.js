@@ -6,7 +6,9 @@
 // follows the `GET /api/v1/events` WebSocket, which for a supervisor carries every conversation of
 // the queues they oversee (an admin: all). On every (re)connect, and when the socket says it
 // lagged, it loads everything again, so nothing missed while disconnected is lost. Wait and
-// handle times tick in the page, from the conversations' milestones.
+// handle times tick in the page, from the conversations' milestones. The month's bot-session
+// usage (`GET /api/v1/usage`) is read at sign-in, every minute and on a reconnect, for the
+// banner shown from 80 % of the pool (docs/metering.md).
 //
 // Everything that came from a customer, a bot or an agent is put into the page as text
 // (textContent, text nodes), never as HTML.
@@ -36,6 +38,14 @@
   const ROLES = ['customer', 'bot', 'agent', 'system'];
   // A wait longer than this is shown as long.
   const LONG_WAIT_MS = 120000;
+  // How often the bot-session usage is read again: the hub counts from the stored
+  // conversations, so a minute is fresh enough for a monthly pool and cheap for the hub.
+  const USAGE_EVERY_MS = 60000;
+  // What the hub does once the month's pool is spent, by the policy's `when_spent`.
+  const WHEN_SPENT = {
+    serve: 'bots keep serving and the overage is reported',
+    route_to_people: 'new conversations go to people, not bots, until the month ends',
+  };
 
   const $ = id => document.getElementById(id);
   const transcriptList = $('transcript');
@@ -59,6 +69,7 @@
     overviewEvery: null,
     detailsTimer: null,
     flashTimer: null,
+    usageEvery: null,
   };
 
   // ---- the API ----
@@ -210,6 +221,9 @@
     state.ticker = setInterval(tick, 1000);
     // Capacity changes with offers, which supervisors get no event for: refresh now and then.
     state.overviewEvery = setInterval(() => refreshOverviewSoon(), 15000);
+    // Usage has no event either; the socket's first open does not read it again (this just did).
+    loadUsage();
+    state.usageEvery = setInterval(loadUsage, USAGE_EVERY_MS);
   }
 
   function teardown() {
@@ -220,8 +234,10 @@
     for (const timer of [state.reconnectTimer, state.overviewTimer, state.detailsTimer]) clearTimeout(timer);
     clearInterval(state.ticker);
     clearInterval(state.overviewEvery);
+    clearInterval(state.usageEvery);
     state.ticker = null;
     state.overviewEvery = null;
+    state.usageEvery = null;
     state.attempts = 0;
     state.conversations.clear();
     state.queues = [];
@@ -234,6 +250,7 @@
     $('queues').replaceChildren();
     $('agents').replaceChildren();
     transcriptList.replaceChildren();
+    renderUsage(null);
     if (closeDialog.open) closeDialog.close();
   }
 
@@ -282,9 +299,11 @@
     setConnection('connecting', state.attempts ? 'Reconnecting…' : 'Connecting…');
     socket.addEventListener('open', () => {
       if (state.socket !== socket) return;
+      const reconnected = state.attempts > 0;
       state.attempts = 0;
       setConnection('online', 'Live');
       resync();
+      if (reconnected) loadUsage();
     });
     socket.addEventListener('message', message => {
       if (state.socket !== socket || typeof message.data !== 'string' || !message.data) return;
@@ -433,6 +452,51 @@
     renderOverview();
     renderConversations();
     if (state.selected) renderActions();
+  }
+
+  // ---- bot-session usage ----
+
+  async function loadUsage() {
+    let usage;
+    try {
+      usage = await call('GET', 'usage');
+    } catch (e) {
+      // The banner keeps what it last said; the next minute or reconnect tries again.
+      return;
+    }
+    if (state.me) renderUsage(usage);
+  }
+
+  // The hub decides the level (`ok`, `warning` from 80 %, `exhausted`, `over`); the page only
+  // words it. Without `[metering]` (`metered: false`, no level) or under 80 %, no banner. The
+  // two live regions stay in the page, empty when there is nothing to say, so that a screen
+  // reader follows them: the warning politely (`status`), a spent pool at once (`alert`).
+  function renderUsage(usage) {
+    const level = usage && usage.metered ? usage.level || 'ok' : 'unmetered';
+    const spent = level === 'exhausted' || level === 'over';
+    const text = level === 'warning' || spent ? usageText(usage, spent) : '';
+    const box = $('usage');
+    if (usage) box.dataset.level = level;
+    else delete box.dataset.level;
+    setText($('usage-warning'), level === 'warning' ? text : '');
+    setText($('usage-spent'), spent ? text : '');
+  }
+
+  function usageText(u, spent) {
+    const over = u.overage > 0 ? `, ${u.overage} past the pool` : '';
+    const head = u.entitled > 0
+      ? `Bot sessions: ${u.used} of ${u.entitled} used this month (${u.percent} %)${over}.`
+      : `Bot sessions: ${u.used} used this month, with no sessions in the pool (no licences or add-ons).`;
+    const after = WHEN_SPENT[u.when_spent];
+    const next = spent
+      ? `The pool is spent${after ? `: ${after}` : ''}.`
+      : `${u.remaining} left${after ? `; then ${after}` : ''}.`;
+    return `${head} ${next}`;
+  }
+
+  // Only when it changed: rewriting a live region makes a screen reader read it again.
+  function setText(element, text) {
+    if (element.textContent !== text) element.textContent = text;
   }
 
   // ---- rendering: queues and agents ----
