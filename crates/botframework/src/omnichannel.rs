@@ -40,6 +40,12 @@ pub const TAG_SMARTBOT: &str = "smartbot";
 pub const TAG_FROM_CUSTOMER: &str = "FromCustomer";
 /// `channelData.sourceChannelId` Omnichannel puts on its context event.
 pub const SOURCE_CHANNEL_ID: &str = "omnichannel";
+/// The `channelData` key of a call's voice context on its `conversationUpdate`.
+pub const VOICE_DATA_KEY: &str = "vnd.microsoft.msdyn.oc.data";
+/// The voice-only context variable of the caller's number.
+pub const CUSTOMER_PHONE_NUMBER: &str = "CustomerPhoneNumber";
+/// The voice-only context variable of the number the caller dialled.
+pub const ORGANIZATION_PHONE_NUMBER: &str = "OrganizationPhoneNumber";
 
 /// The tag naming the originating channel, e.g. `ChannelId-lcw`.
 pub fn channel_id_tag(channel: &str) -> String {

@@ -14,7 +14,7 @@ use domain::conversation::{Conversation, Owner, SurveyEnd};
 use domain::routing::RoutingCause;
 use domain::sentiment::MessageSentiment;
 use domain::user::{BotProfile, User, UserKind};
-use domain::workstream::Workstream;
+use domain::workstream::{Channel, Workstream};
 use domain::{ConversationId, ConversationState, UserName};
 use serde_json::{Map, Value};
 
@@ -131,6 +131,9 @@ impl Hub {
         let customer = customer_account(conversation);
         let mut update = Activity::new(ActivityType::ConversationUpdate);
         update.members_added = Some(vec![bot_account(user), customer.clone()]);
+        if ws.channel == Channel::Voice {
+            update.channel_data = Some(self.voice_context(conversation));
+        }
         let mut context = context_json(&conversation.context);
         context.insert(
             "msdyn_liveworkitemid".to_owned(),
@@ -161,6 +164,41 @@ impl Hub {
             );
         }
         Ok(())
+    }
+
+    /// Omnichannel's voice context, as a call's `conversationUpdate` carries it in
+    /// `channelData`: the synthesis voice per locale, the caller's and the dialled number, and
+    /// the work item (the conversation id).
+    fn voice_context(&self, conversation: &Conversation) -> Value {
+        let number = |name: &str| {
+            conversation
+                .context
+                .iter()
+                .find(|(n, _)| n.as_str() == name)
+                .map(|(_, v)| match v {
+                    ContextValue::Text(t) => Value::from(t.as_str()),
+                    ContextValue::Number(n) => Value::from(n.to_string()),
+                })
+                .unwrap_or(Value::Null)
+        };
+        let mut voices = Map::new();
+        voices.insert(
+            self.channel().default_locale.clone(),
+            serde_json::json!({
+                "voiceName": self.channel().voice_name,
+                "voiceStyle": "",
+                "pitch": 0,
+                "speakingSpeed": 0,
+            }),
+        );
+        serde_json::json!({
+            omnichannel::VOICE_DATA_KEY: {
+                "voices": voices,
+                "customerPhoneNumber": number(omnichannel::CUSTOMER_PHONE_NUMBER),
+                "organizationPhoneNumber": number(omnichannel::ORGANIZATION_PHONE_NUMBER),
+                "msdyn_ocliveworkitemid": conversation.id.to_string(),
+            }
+        })
     }
 
     /// Gives `activity` a fresh id and the current time, appends it to the conversation's log

@@ -52,6 +52,8 @@ pub struct ChannelSettings {
     pub default_locale: String,
     /// How often a waiting customer is told their place in the queue again.
     pub queue_position_every: Duration,
+    /// The synthesis voice of calls, passed to bots in the voice context (`voices`).
+    pub voice_name: String,
 }
 
 impl Default for ChannelSettings {
@@ -65,6 +67,7 @@ impl Default for ChannelSettings {
             bot_tokens: HashMap::new(),
             default_locale: "en-US".to_owned(),
             queue_position_every: Duration::from_secs(30),
+            voice_name: "en-us".to_owned(),
         }
     }
 }

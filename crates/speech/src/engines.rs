@@ -207,6 +207,10 @@ impl SpeechToText for Pocketsphinx {
     fn recognize<'a>(&'a self, audio: &'a Audio, grammar: Option<&'a Grammar>) -> SpeechFuture<'a, Option<String>> {
         Box::pin(self.ask(audio, grammar))
     }
+
+    fn check(&self) -> SpeechFuture<'_, ()> {
+        Box::pin(Pocketsphinx::check(self))
+    }
 }
 
 /// Synthesis with `espeak-ng`, one process per prompt.
@@ -276,5 +280,28 @@ impl EspeakNg {
 impl TextToSpeech for EspeakNg {
     fn synthesize<'a>(&'a self, text: &'a str, ssml: bool) -> SpeechFuture<'a, Audio> {
         Box::pin(self.speak(text, ssml))
+    }
+
+    fn check(&self) -> SpeechFuture<'_, ()> {
+        Box::pin(async {
+            let status = Command::new(&self.program)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .await
+                .map_err(|e| SpeechError::Unavailable {
+                    program: self.program.clone(),
+                    reason: e.to_string(),
+                })?;
+            if status.success() {
+                Ok(())
+            } else {
+                Err(SpeechError::Failed {
+                    engine: "espeak-ng",
+                    reason: format!("`{} --version`: {status}", self.program),
+                })
+            }
+        })
     }
 }

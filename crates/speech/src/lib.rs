@@ -77,10 +77,21 @@ pub trait SpeechToText: Send + Sync + std::fmt::Debug {
     /// What was said in `audio` (any rate: engines resample as they need), listening for
     /// `grammar`'s phrases when given; `None` when nothing was recognised.
     fn recognize<'a>(&'a self, audio: &'a Audio, grammar: Option<&'a Grammar>) -> SpeechFuture<'a, Option<String>>;
+
+    /// Whether the engine can run (its program and model are there); cheap after the first
+    /// success.
+    fn check(&self) -> SpeechFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Speech out: text, or SSML, to audio.
 pub trait TextToSpeech: Send + Sync + std::fmt::Debug {
     /// `text` spoken; when `ssml` is true it is an SSML document (`<speak>…</speak>`).
     fn synthesize<'a>(&'a self, text: &'a str, ssml: bool) -> SpeechFuture<'a, Audio>;
+
+    /// Whether the engine can run; cheap after the first success.
+    fn check(&self) -> SpeechFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
 }

@@ -55,6 +55,21 @@ pub struct Config {
     pub limits: Limits,
     /// Bot-session metering (`[metering]`); `None` when the file has no such section.
     pub metering: Option<domain::metering::Policy>,
+    /// The voice channel (`[voice]`); `None` when the file has no such section.
+    pub voice: Option<VoiceConfig>,
+}
+
+/// The voice channel's configuration (`[voice]`, docs/voice.md).
+#[derive(Debug, Clone)]
+pub struct VoiceConfig {
+    /// Where SIP is served (UDP), e.g. `127.0.0.1:5060`.
+    pub sip: std::net::SocketAddr,
+    pub settings: voice::calls::VoiceSettings,
+    /// The Python interpreter that has `pocketsphinx` (`SWITCHBOARD_SPEECH_PYTHON` wins).
+    pub python: String,
+    /// The `espeak-ng` program and voice.
+    pub espeak: String,
+    pub espeak_voice: String,
 }
 
 /// A bot `serve` runs itself.
@@ -269,6 +284,24 @@ struct RawConfig {
     workstreams: Vec<RawWorkstream>,
     limits: Option<RawLimits>,
     metering: Option<RawMetering>,
+    voice: Option<RawVoice>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVoice {
+    sip: Spanned<String>,
+    media_address: Option<Spanned<String>>,
+    rtp_ports: Option<Spanned<String>>,
+    workstream: Option<Spanned<String>>,
+    #[serde(default)]
+    numbers: BTreeMap<String, Spanned<String>>,
+    organization_number: Option<String>,
+    bot_call_limit: Option<Spanned<RawDuration>>,
+    dtmf_pause: Option<Spanned<RawDuration>>,
+    python: Option<String>,
+    espeak: Option<String>,
+    espeak_voice: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -537,6 +570,7 @@ impl Builder<'_> {
         };
         let limits = self.limits(raw.limits.as_ref());
         let metering = self.metering(raw.metering.as_ref());
+        let voice = raw.voice.as_ref().and_then(|v| self.voice(v, &raw.workstreams));
         let mut bot_tokens = HashMap::new();
         let mut builtin_bots = Vec::new();
         let mut users = Vec::new();
@@ -700,6 +734,7 @@ impl Builder<'_> {
                 people,
                 limits,
                 metering,
+                voice,
             }),
             Err(errors) => {
                 for e in errors {
@@ -740,6 +775,132 @@ impl Builder<'_> {
                 add_ons: raw.add_ons,
             },
             when_spent,
+        })
+    }
+
+    /// `[voice]`: the SIP address, the media address and ports, which workstream takes which
+    /// number, and the speech engines.
+    fn voice(&mut self, raw: &RawVoice, workstreams: &[RawWorkstream]) -> Option<VoiceConfig> {
+        let sip = match raw.sip.get_ref().parse::<std::net::SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.error(
+                    raw.sip.span(),
+                    format!("invalid SIP address `{}`", raw.sip.get_ref()),
+                    Some("write an IP address and UDP port, e.g. \"127.0.0.1:5060\" or \"0.0.0.0:5060\"".into()),
+                );
+                None
+            }
+        };
+        let media_address = match &raw.media_address {
+            None => sip.map(|a| a.ip()).filter(|ip| !ip.is_unspecified()),
+            Some(m) => match m.get_ref().parse::<std::net::IpAddr>() {
+                Ok(ip) if !ip.is_unspecified() => Some(ip),
+                _ => {
+                    self.error(
+                        m.span(),
+                        format!("invalid media address `{}`", m.get_ref()),
+                        Some("write the IP address callers send audio to, e.g. \"192.0.2.10\"".into()),
+                    );
+                    None
+                }
+            },
+        };
+        if media_address.is_none() && raw.media_address.is_none() && sip.is_some() {
+            self.error(
+                raw.sip.span(),
+                "a SIP address of 0.0.0.0 needs a media address",
+                Some("add media_address = \"<the hub's IP address callers reach>\"".into()),
+            );
+        }
+        let rtp_ports = raw.rtp_ports.as_ref().and_then(|r| {
+            let parsed = r
+                .get_ref()
+                .split_once('-')
+                .and_then(|(a, b)| Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?)))
+                .filter(|(a, b)| a <= b && *a > 0);
+            if parsed.is_none() {
+                self.error(
+                    r.span(),
+                    format!("invalid RTP port range `{}`", r.get_ref()),
+                    Some("write two ports, low-high, e.g. \"40000-40999\"".into()),
+                );
+            }
+            parsed
+        });
+        let is_voice = |name: &str| {
+            workstreams
+                .iter()
+                .find(|w| w.name.get_ref() == name)
+                .map(|w| w.channel.as_ref().is_some_and(|c| c.get_ref() == "voice"))
+        };
+        let check_ws = |this: &mut Self, w: &Spanned<String>| match is_voice(w.get_ref()) {
+            Some(true) => true,
+            Some(false) => {
+                this.error(
+                    w.span(),
+                    format!("workstream `{}` is not a voice workstream", w.get_ref()),
+                    Some("name a workstream with channel = \"voice\"".into()),
+                );
+                false
+            }
+            None => {
+                this.error(
+                    w.span(),
+                    format!("there is no workstream named `{}`", w.get_ref()),
+                    None,
+                );
+                false
+            }
+        };
+        let workstream = match &raw.workstream {
+            Some(w) => check_ws(self, w).then(|| w.get_ref().clone()),
+            None => {
+                let first = workstreams
+                    .iter()
+                    .find(|w| w.channel.as_ref().is_some_and(|c| c.get_ref() == "voice"))
+                    .map(|w| w.name.get_ref().clone());
+                if first.is_none() {
+                    self.error(
+                        raw.sip.span(),
+                        "the voice channel needs a voice workstream",
+                        Some("add a [[workstreams]] with channel = \"voice\" and mode = \"push\"".into()),
+                    );
+                }
+                first
+            }
+        };
+        let mut numbers = HashMap::new();
+        for (number, w) in &raw.numbers {
+            if check_ws(self, w) {
+                numbers.insert(number.clone(), w.get_ref().clone());
+            }
+        }
+        let bot_call_limit = self
+            .positive_duration(&raw.bot_call_limit, "bot_call_limit", "\"1h\"")
+            .unwrap_or(voice::calls::VoiceSettings::DEFAULT_BOT_CALL_LIMIT);
+        let dtmf_pause = self
+            .positive_duration(&raw.dtmf_pause, "dtmf_pause", "\"2s\"")
+            .unwrap_or(voice::calls::VoiceSettings::DEFAULT_DTMF_PAUSE);
+        let python = std::env::var("SWITCHBOARD_SPEECH_PYTHON")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .or(raw.python.clone())
+            .unwrap_or_else(|| "python3".to_owned());
+        Some(VoiceConfig {
+            sip: sip?,
+            settings: voice::calls::VoiceSettings {
+                media_address: media_address?,
+                rtp_ports,
+                workstream: workstream?,
+                numbers,
+                bot_call_limit,
+                dtmf_pause,
+                organization_number: raw.organization_number.clone(),
+            },
+            python,
+            espeak: raw.espeak.clone().unwrap_or_else(|| "espeak-ng".to_owned()),
+            espeak_voice: raw.espeak_voice.clone().unwrap_or_else(|| "en-us".to_owned()),
         })
     }
 
@@ -812,6 +973,21 @@ impl Builder<'_> {
         let capacity_release = self.enum_value(&ws.capacity_release, CapacityRelease::AtClose);
 
         let mut variables = Vec::new();
+        if channel == Channel::Voice {
+            // A call's numbers, as Omnichannel's voice-only context variables (the hub sets
+            // them; rules may route on them).
+            for var in [
+                botframework::omnichannel::CUSTOMER_PHONE_NUMBER,
+                botframework::omnichannel::ORGANIZATION_PHONE_NUMBER,
+            ] {
+                if !ws.variables.keys().any(|k| k.get_ref() == var) {
+                    variables.push(ContextVarDef {
+                        name: ContextVarName::new(var).expect("a valid name"),
+                        kind: VarType::Text,
+                    });
+                }
+            }
+        }
         for (var, kind) in &ws.variables {
             let kind = self.enum_value(&Some(kind.clone()), VarType::Text);
             match ContextVarName::new(var.get_ref().clone()) {
@@ -1600,6 +1776,61 @@ queue = "BotQueue"
             load("test.toml", &format!("{}{BASE}", channel("web", good, "Chat"))).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.directline[0].token_lifetime_secs, 1800);
         assert_eq!(load(SAMPLE_NAME, SAMPLE).unwrap().directline[0].name, "website");
+    }
+
+    #[test]
+    fn the_voice_section_is_read_and_its_mistakes_reported() {
+        let voice_ws = "\n[[workstreams]]\nname = \"Calls\"\nchannel = \"voice\"\nfallback_queue = \"AgentQueue\"\n";
+        let good = format!(
+            "{BASE}{voice_ws}\n[voice]\nsip = \"127.0.0.1:5070\"\nrtp_ports = \"40000-40009\"\norganization_number = \"+1800\"\nbot_call_limit = \"30m\"\n\n[voice.numbers]\n\"+1800\" = \"Calls\"\n"
+        );
+        let config = load("test.toml", &good).unwrap_or_else(|e| panic!("{e}"));
+        let v = config.voice.expect("a voice section");
+        assert_eq!(v.sip.to_string(), "127.0.0.1:5070");
+        assert_eq!(v.settings.media_address.to_string(), "127.0.0.1");
+        assert_eq!(v.settings.rtp_ports, Some((40000, 40009)));
+        assert_eq!(v.settings.workstream, "Calls");
+        assert_eq!(v.settings.numbers["+1800"], "Calls");
+        assert_eq!(v.settings.bot_call_limit, Duration::from_secs(1800));
+        assert_eq!(v.settings.dtmf_pause, voice::calls::VoiceSettings::DEFAULT_DTMF_PAUSE);
+        // The hub sets the call's numbers, so a voice workstream has them as context variables.
+        let ws = config.tenant.workstream("Calls").unwrap();
+        assert_eq!(ws.variables.get("CustomerPhoneNumber"), Some(VarType::Text));
+
+        let cases = [
+            (
+                format!("{BASE}{voice_ws}\n[voice]\nsip = \"localhost\"\n"),
+                "invalid SIP address `localhost`",
+            ),
+            (
+                format!("{BASE}{voice_ws}\n[voice]\nsip = \"0.0.0.0:5060\"\n"),
+                "needs a media address",
+            ),
+            (
+                format!("{BASE}{voice_ws}\n[voice]\nsip = \"127.0.0.1:5060\"\nrtp_ports = \"9-3\"\n"),
+                "invalid RTP port range `9-3`",
+            ),
+            (
+                format!("{BASE}{voice_ws}\n[voice]\nsip = \"127.0.0.1:5060\"\nworkstream = \"Chat\"\n"),
+                "workstream `Chat` is not a voice workstream",
+            ),
+            (
+                format!("{BASE}{voice_ws}\n[voice]\nsip = \"127.0.0.1:5060\"\n[voice.numbers]\n\"+1\" = \"Nope\"\n"),
+                "there is no workstream named `Nope`",
+            ),
+            (
+                format!("{BASE}\n[voice]\nsip = \"127.0.0.1:5060\"\n"),
+                "the voice channel needs a voice workstream",
+            ),
+            (
+                format!("{BASE}{voice_ws}\n[voice]\nsip = \"127.0.0.1:5060\"\nbot_call_limit = \"soon\"\n"),
+                "bot_call_limit",
+            ),
+        ];
+        for (text, expected) in cases {
+            let e = errors(&text);
+            assert!(e.to_string().contains(expected), "{expected}: {e}");
+        }
     }
 
     #[test]

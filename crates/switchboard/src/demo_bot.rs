@@ -25,11 +25,24 @@ use crate::builtin_bot;
 pub const GREETING: &str = "Hi, I'm the Contoso assistant. Ask me about opening hours or changing your address, \
      or say \"credit card\" or \"home loan\" to talk to a specialist (\"agent\" for anyone). Say \"bye\" to finish.";
 
-const HELP: &str = "Sorry, I didn't get that. I can tell you our opening hours or how to change your address; \
+pub const HELP: &str = "Sorry, I didn't get that. I can tell you our opening hours or how to change your address; \
      say \"credit card\" or \"home loan\" to talk to a specialist, \"agent\" to talk to a person, or \"bye\" to finish.";
-const OPENING_HOURS: &str = "We're open Monday to Friday, 8:00–18:00, and Saturday, 9:00–13:00.";
-const ADDRESS_CHANGE: &str = "To change your address, sign in to online banking and open Profile › Address, \
+pub const OPENING_HOURS: &str = "We're open Monday to Friday, 8:00–18:00, and Saturday, 9:00–13:00.";
+pub const ADDRESS_CHANGE: &str = "To change your address, sign in to online banking and open Profile › Address, \
      or visit any branch with proof of your new address. The change takes effect within two working days.";
+pub const BALANCE: &str = "For your security I can't read balances out on this line. You can see your balance any time in online banking \
+     under Accounts, or say \"agent\" to talk to a person.";
+/// The choices offered under the bot's answers, as suggested actions (`imBack`): buttons in a
+/// chat, and on a call the phrases the hub listens for.
+pub const CHOICES: [(&str, &str); 7] = [
+    ("Check my balance", "check my balance"),
+    ("Opening hours", "opening hours"),
+    ("Change my address", "change my address"),
+    ("Credit card", "credit card"),
+    ("Home loan", "home loan"),
+    ("Agent", "agent"),
+    ("Bye", "bye"),
+];
 const GOODBYE: &str = "Thanks for chatting with Contoso. Goodbye!";
 const ENDED: &str = "The Contoso assistant ended the conversation.";
 
@@ -78,7 +91,7 @@ pub fn respond(incoming: &Activity, memory: &Memory) -> Vec<Activity> {
                 .iter()
                 .flatten()
                 .filter(|member| Some(member.id.as_str()) != bot)
-                .map(|_| to_customer(GREETING, incoming))
+                .map(|_| with_choices(to_customer(GREETING, incoming)))
                 .collect()
         }
         ActivityType::Event
@@ -125,6 +138,7 @@ enum Intent {
     Person,
     Hours,
     Address,
+    Balance,
     Goodbye,
     Help,
 }
@@ -166,6 +180,8 @@ impl Intent {
             Self::Hours
         } else if mentions(&["address"]) {
             Self::Address
+        } else if mentions(&["balance", "balances"]) {
+            Self::Balance
         } else if mentions(&["bye", "goodbye"]) {
             Self::Goodbye
         } else {
@@ -177,9 +193,10 @@ impl Intent {
 fn answer(intent: Intent, text: &str, incoming: &Activity) -> Vec<Activity> {
     let reply = |activity: Activity| activity.in_reply_to(incoming);
     match intent {
-        Intent::Hours => vec![to_customer(OPENING_HOURS, incoming)],
-        Intent::Address => vec![to_customer(ADDRESS_CHANGE, incoming)],
-        Intent::Help => vec![to_customer(HELP, incoming)],
+        Intent::Hours => vec![with_choices(to_customer(OPENING_HOURS, incoming))],
+        Intent::Address => vec![with_choices(to_customer(ADDRESS_CHANGE, incoming))],
+        Intent::Balance => vec![with_choices(to_customer(BALANCE, incoming))],
+        Intent::Help => vec![with_choices(to_customer(HELP, incoming))],
         Intent::Specialist(topic) => {
             let (announcement, subject) = match topic {
                 Topic::CreditCard => ("Let me connect you with a credit card specialist.", "their credit card"),
@@ -211,6 +228,19 @@ fn answer(intent: Intent, text: &str, incoming: &Activity) -> Vec<Activity> {
 
 fn to_customer(text: &str, incoming: &Activity) -> Activity {
     omnichannel::bridged(Activity::message(text).in_reply_to(incoming))
+}
+
+/// `activity` with the bot's [`CHOICES`] as suggested actions.
+fn with_choices(mut activity: Activity) -> Activity {
+    activity.suggested_actions = Some(botframework::SuggestedActions {
+        to: None,
+        actions: CHOICES
+            .iter()
+            .map(|(title, value)| botframework::CardAction::im_back(*title, *value))
+            .collect(),
+        extra: Map::new(),
+    });
+    activity
 }
 
 fn quote(text: &str) -> String {

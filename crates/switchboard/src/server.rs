@@ -28,6 +28,8 @@ pub enum ServerError {
     Keys(#[from] KeyError),
     #[error("cannot start the built-in bot at {endpoint}: {source}")]
     DemoBot { endpoint: String, source: std::io::Error },
+    #[error("cannot listen for SIP calls on {address} (udp): {source}")]
+    Sip { address: String, source: std::io::Error },
     #[error("HTTP server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -46,8 +48,14 @@ pub async fn run(
     let public_url = public_url(&config, &listener)?;
     let admin_token = admin_token(&config);
     let builtin = config.builtin_bots.clone();
+    let voice_config = config.voice.clone();
     let built = build(config, store, public_url.clone(), admin_token)?;
     let hub = built.hub.clone();
+    let stop_voice = tokio_util::sync::CancellationToken::new();
+    let voice = match voice_config {
+        Some(v) => Some(start_voice(v, hub.clone(), stop_voice.clone()).await?),
+        None => None,
+    };
 
     // The demo bot stops last: the hub's own shutdown may still deliver to it.
     let (stop_demo, demo_stopped) = tokio::sync::watch::channel(false);
@@ -84,6 +92,10 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await;
     tracing::info!("HTTP server stopped; closing the engine and store");
+    stop_voice.cancel();
+    if let Some(voice) = voice {
+        let _ = voice.await;
+    }
     if let Some(reload) = reload {
         reload.abort();
         let _ = reload.await;
@@ -187,6 +199,10 @@ pub fn build(
             .queue_position_every
             .unwrap_or(ChannelSettings::default().queue_position_every),
         timeout: config.channel.bot_timeout.unwrap_or(ChannelSettings::default().timeout),
+        voice_name: config
+            .voice
+            .as_ref()
+            .map_or_else(|| ChannelSettings::default().voice_name, |v| v.espeak_voice.clone()),
         ..ChannelSettings::default()
     };
     let hub = Arc::new(
@@ -210,6 +226,50 @@ pub fn build(
         },
     });
     Ok(Built { hub, router, keys_dir })
+}
+
+/// Starts the voice channel: SIP on its UDP address, speech with pocketsphinx and espeak-ng.
+/// The engines are checked in the background; a missing one is logged (calls are then refused
+/// with 503 and the reason).
+async fn start_voice(
+    config: crate::config::VoiceConfig,
+    hub: Arc<Hub>,
+    stop: tokio_util::sync::CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, ServerError> {
+    let socket = tokio::net::UdpSocket::bind(config.sip)
+        .await
+        .map_err(|source| ServerError::Sip {
+            address: config.sip.to_string(),
+            source,
+        })?;
+    if let Ok(address) = socket.local_addr() {
+        tracing::info!(sip.address = %address, "voice channel: taking SIP calls over UDP");
+    }
+    let stt = Arc::new(speech::Pocketsphinx::new(speech::PocketsphinxSettings {
+        python: config.python.clone(),
+        ..Default::default()
+    }));
+    let tts = Arc::new(speech::EspeakNg {
+        program: config.espeak.clone(),
+        voice: config.espeak_voice.clone(),
+        ..Default::default()
+    });
+    let voice = Arc::new(voice::calls::Voice {
+        hub,
+        settings: config.settings,
+        stt,
+        tts,
+    });
+    let checking = voice.clone();
+    tokio::spawn(async move {
+        match checking.check_speech().await {
+            Ok(()) => tracing::info!("speech engines ready (pocketsphinx, espeak-ng)"),
+            Err(e) => {
+                tracing::warn!(error = %e, "the voice channel's speech engines are not available; calls will be refused until they are installed (docs/voice.md)")
+            }
+        }
+    });
+    Ok(tokio::spawn(voice::calls::serve(voice, socket, stop)))
 }
 
 /// The configured public URL, or `http://` + the address actually listened on.

@@ -779,7 +779,7 @@ async fn in_a_pick_workstream_agents_choose_from_the_waiting_list() {
     let f = TestHub::new(
         "agents-pick",
         &config::SAMPLE
-            .replace("mode = \"push\"", "mode = \"pick\"")
+            .replacen("mode = \"push\"", "mode = \"pick\"", 1)
             .replace("members = [\"DemoBot\", \"carol\"]", "members = [\"carol\"]"),
     )
     .await;

@@ -34,6 +34,8 @@ async fn start() -> Running {
     for port in [3978, 3981, 3982] {
         text = text.replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{}", free()));
     }
+    // SIP on any free UDP port.
+    text = text.replace("sip = \"127.0.0.1:5060\"", "sip = \"127.0.0.1:0\"");
     let config = config::load(config::SAMPLE_NAME, &text).unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -13,9 +13,11 @@
 //! Packets are parsed and built with the `rtp-rs` crate; the audio codecs are
 //! [`speech::g711`].
 
+pub mod calls;
 pub mod dtmf;
 pub mod rtp;
 pub mod sdp;
+pub mod sip;
 
 /// Samples in one 20 ms packet at 8 kHz.
 pub const SAMPLES_PER_PACKET: usize = 160;
