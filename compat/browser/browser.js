@@ -44,15 +44,16 @@ function fail(reason) {
   return finish(1, `FAIL ${String(reason).replace(/\s+/g, ' ')}`);
 }
 
-// Runs `main(browser)` within TIMEOUT_MS (60 s by default): `OK` and exit 0 when it resolves,
-// `FAIL <reason>` and exit 1 when it throws or the deadline passes.
-function run(main) {
+// Runs `main(browser)` within TIMEOUT_MS: `OK` and exit 0 when it resolves, `FAIL <reason>` and
+// exit 1 when it throws or the deadline passes. Options: `args`, Chromium flags added to FLAGS (a
+// fake microphone, say); `timeoutMs`, the deadline when TIMEOUT_MS is unset (60 s by default).
+function run(main, options = {}) {
   process.on('uncaughtException', e => fail(`uncaught exception: ${e && e.stack ? e.stack : e}`));
   process.on('unhandledRejection', e => fail(`unhandled rejection: ${e && e.stack ? e.stack : e}`));
-  const totalMs = Number(process.env.TIMEOUT_MS || 60000);
+  const totalMs = Number(process.env.TIMEOUT_MS || options.timeoutMs || 60000);
   setTimeout(() => fail(`not done within ${totalMs} ms`), totalMs).unref();
   (async () => {
-    browser = await chromium.launch({ executablePath: EXECUTABLE, args: FLAGS });
+    browser = await chromium.launch({ executablePath: EXECUTABLE, args: [...FLAGS, ...(options.args || [])] });
     await main(browser);
   })().then(
     () => finish(0, 'OK'),

@@ -22,6 +22,7 @@ use engine::Hub;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::trace::TraceLayer;
 
+pub use chat_page::{CANNOT_CALL, MAX_BROWSER_CALLS};
 pub use error::ApiError;
 pub use metrics_layer::prometheus_handle;
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub admin_token: Arc<str>,
     /// The chat channels Direct Line serves, with their secrets.
     pub directline: directline::DirectLine,
+    /// The voice channel, for calls from the browser (`/chat/call`); `None` without `[voice]`.
+    pub voice: Option<Arc<voice::calls::Voice>>,
 }
 
 /// The whole HTTP application.

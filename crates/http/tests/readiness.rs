@@ -18,6 +18,7 @@ async fn readyz_turns_unavailable_when_the_store_stops_answering() {
         metrics: http::prometheus_handle(),
         admin_token: "test-admin-token".into(),
         directline: Default::default(),
+        voice: None,
     });
 
     let response = app

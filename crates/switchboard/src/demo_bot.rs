@@ -40,7 +40,7 @@ pub const CHOICES: [(&str, &str); 7] = [
     ("Change my address", "change my address"),
     ("Credit card", "credit card"),
     ("Home loan", "home loan"),
-    ("Agent", "agent"),
+    ("Talk to an agent", "agent"),
     ("Bye", "bye"),
 ];
 const GOODBYE: &str = "Thanks for chatting with Contoso. Goodbye!";

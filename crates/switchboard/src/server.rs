@@ -48,12 +48,11 @@ pub async fn run(
     let public_url = public_url(&config, &listener)?;
     let admin_token = admin_token(&config);
     let builtin = config.builtin_bots.clone();
-    let voice_config = config.voice.clone();
     let built = build(config, store, public_url.clone(), admin_token)?;
     let hub = built.hub.clone();
     let stop_voice = tokio_util::sync::CancellationToken::new();
-    let voice = match voice_config {
-        Some(v) => Some(start_voice(v, hub.clone(), stop_voice.clone()).await?),
+    let voice = match built.voice.clone() {
+        Some((voice, sip)) => Some(start_voice(voice, sip, stop_voice.clone()).await?),
         None => None,
     };
 
@@ -160,6 +159,9 @@ pub struct Built {
     pub hub: Arc<Hub>,
     pub router: axum::Router,
     pub keys_dir: Option<PathBuf>,
+    /// The voice channel and its SIP address, when the configuration has `[voice]`; calls from
+    /// browsers are taken by the router, SIP starts with [`run`].
+    pub voice: Option<(Arc<voice::calls::Voice>, std::net::SocketAddr)>,
 }
 
 /// The hub and its HTTP application over `store`, with `public_url` as the base URL bots call
@@ -211,6 +213,7 @@ pub fn build(
             .with_metering(config.metering),
     );
     hub.start_timers();
+    let voice = config.voice.map(|v| (voice_channel(&v, hub.clone()), v.sip));
     let router = http::router(http::AppState {
         hub: hub.clone(),
         metrics: http::prometheus_handle(),
@@ -224,27 +227,20 @@ pub fn build(
                 ))
             }),
         },
+        voice: voice.as_ref().map(|(v, _)| v.clone()),
     });
-    Ok(Built { hub, router, keys_dir })
+    Ok(Built {
+        hub,
+        router,
+        keys_dir,
+        voice,
+    })
 }
 
-/// Starts the voice channel: SIP on its UDP address, speech with pocketsphinx and espeak-ng.
-/// The engines are checked in the background; a missing one is logged (calls are then refused
-/// with 503 and the reason).
-async fn start_voice(
-    config: crate::config::VoiceConfig,
-    hub: Arc<Hub>,
-    stop: tokio_util::sync::CancellationToken,
-) -> Result<tokio::task::JoinHandle<()>, ServerError> {
-    let socket = tokio::net::UdpSocket::bind(config.sip)
-        .await
-        .map_err(|source| ServerError::Sip {
-            address: config.sip.to_string(),
-            source,
-        })?;
-    if let Ok(address) = socket.local_addr() {
-        tracing::info!(sip.address = %address, "voice channel: taking SIP calls over UDP");
-    }
+/// The voice channel over `hub`, with pocketsphinx and espeak-ng as configured. The engines
+/// are checked in the background; a missing one is logged (calls are then refused with the
+/// reason).
+fn voice_channel(config: &crate::config::VoiceConfig, hub: Arc<Hub>) -> Arc<voice::calls::Voice> {
     let stt = Arc::new(speech::Pocketsphinx::new(speech::PocketsphinxSettings {
         python: config.python.clone(),
         ..Default::default()
@@ -254,12 +250,30 @@ async fn start_voice(
         voice: config.espeak_voice.clone(),
         ..Default::default()
     });
-    let voice = Arc::new(voice::calls::Voice {
+    Arc::new(voice::calls::Voice {
         hub,
-        settings: config.settings,
+        settings: config.settings.clone(),
         stt,
         tts,
-    });
+    })
+}
+
+/// Starts taking SIP calls on `sip`, and checks the speech engines in the background (a
+/// missing one is logged; calls are refused with 503 and the reason until it is installed).
+async fn start_voice(
+    voice: Arc<voice::calls::Voice>,
+    sip: std::net::SocketAddr,
+    stop: tokio_util::sync::CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, ServerError> {
+    let socket = tokio::net::UdpSocket::bind(sip)
+        .await
+        .map_err(|source| ServerError::Sip {
+            address: sip.to_string(),
+            source,
+        })?;
+    if let Ok(address) = socket.local_addr() {
+        tracing::info!(sip.address = %address, "voice channel: taking SIP calls over UDP");
+    }
     let checking = voice.clone();
     tokio::spawn(async move {
         match checking.check_speech().await {

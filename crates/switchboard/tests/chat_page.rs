@@ -22,6 +22,11 @@ async fn the_chat_page_and_its_assets_are_served_from_the_binary() {
         ("/chat", "text/html", r#"<script src="chat/chat.js">"#),
         ("/chat/chat.js", "text/javascript", "clientActivityID"),
         ("/chat/chat.css", "text/css", ".chat__composer"),
+        (
+            "/chat/call-worklet.js",
+            "text/javascript",
+            "registerProcessor('switchboard-capture'",
+        ),
     ] {
         let response = get(&f, path).await;
         assert_eq!(response.status(), 200, "{path}");
@@ -132,5 +137,26 @@ async fn in_chromium_the_chat_page_greets_sends_and_shows_the_bots_reply() {
         std::path::Path::new(screenshot).is_file(),
         "no screenshot at {screenshot}"
     );
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn a_call_from_the_page_to_a_hub_without_a_voice_channel_is_refused_with_a_reason() {
+    let without_voice = switchboard::config::SAMPLE
+        .split("\n[voice]\n")
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(!without_voice.contains("[voice.numbers]"));
+    let f = TestHub::new("chat-call-no-voice", &without_voice).await;
+    let url = format!("{}/chat/call", f.base.replace("http://", "ws://"));
+    let error = tokio_tungstenite::connect_async(url.as_str()).await.unwrap_err();
+    let tokio_tungstenite::tungstenite::Error::Http(response) = error else {
+        panic!("{error}")
+    };
+    assert_eq!(response.status(), 404);
+    let body: Value = serde_json::from_slice(response.body().as_deref().unwrap_or_default()).unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    assert!(body["error"]["message"].as_str().unwrap().contains("[voice]"), "{body}");
     f.finish().await;
 }

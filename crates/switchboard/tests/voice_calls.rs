@@ -504,3 +504,219 @@ impl SynthesizeMs for EspeakNg {
         self.synthesize(text, false).await.unwrap().duration_ms()
     }
 }
+
+/// A fake microphone for Chromium: each `(pause_s, text)` spoken by espeak-ng after that much
+/// silence, then `tail_s` of silence, as a 16 kHz 16-bit WAV.
+fn microphone(dir: &Path, parts: &[(f32, &str)], tail_s: f32) -> PathBuf {
+    let mut files = Vec::new();
+    for (i, (pause, text)) in parts.iter().enumerate() {
+        let spoken = dir.join(format!("mic-{i}-22k.wav"));
+        let ok = std::process::Command::new("espeak-ng")
+            .args(["-v", "en-us", "-s", "150", "-w"])
+            .arg(&spoken)
+            .arg(text)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "espeak-ng failed");
+        let part = dir.join(format!("mic-{i}.wav"));
+        let ok = std::process::Command::new("sox")
+            .arg(&spoken)
+            .args(["-r", "16000", "-c", "1", "-b", "16"])
+            .arg(&part)
+            .args(["pad", &pause.to_string(), "0"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "sox failed");
+        files.push(part);
+    }
+    let out = dir.join("microphone.wav");
+    let ok = std::process::Command::new("sox")
+        .args(&files)
+        .arg(&out)
+        .args(["pad", "0", &tail_s.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "sox failed");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_the_chat_page_calls_the_bot_hears_it_and_is_queued_for_a_person() {
+    let Some(_stt) = tools().await else { return };
+    let bot = start_demo_bot().await;
+    let f = TestHub::new("voice-browser", &config::SAMPLE.replace(SAMPLE_BOT_ENDPOINT, &bot)).await;
+    // The caller talks over the greeting (barge-in), lets the answer play out, then asks for
+    // a person. (Talking over the answer as well would test the browser's echo canceller on
+    // synthetic speech, which clips the word.)
+    let mic = microphone(&f.dir, &[(3.0, "check my balance"), (17.0, "talk to an agent")], 8.0);
+    let screenshot = f.dir.join("voice-call.png");
+    let Some(run) = common::compat::run_browser_script(
+        "browser/voice-call.js",
+        &[
+            ("HUB_URL", f.base.as_str()),
+            ("CALL_AUDIO", mic.to_str().unwrap()),
+            ("CALL_SAYS", "check my balance"),
+            ("CALL_EXPECT", "can't read balances"),
+            // The button's label, said: the bot gets the button's value.
+            ("CALL_THEN", "agent"),
+            ("CALL_THEN_EXPECT", "connect you with one of our agents"),
+            ("SCREENSHOT", screenshot.to_str().unwrap()),
+        ],
+        Duration::from_secs(150),
+    )
+    .await
+    else {
+        f.finish().await;
+        return;
+    };
+    assert!(run.success, "the call from the chat page failed:\n{}", run.report());
+    let heard_ms: u64 = run
+        .lines
+        .iter()
+        .find_map(|l| l.strip_prefix("HEARD_MS "))
+        .and_then(|n| n.parse().ok())
+        .expect("HEARD_MS");
+    assert!(heard_ms >= 3000, "the page played {heard_ms} ms of the hub's speech");
+
+    let conversation = the_call(&f).await;
+    assert!(
+        conversation.customer.id.starts_with("web:"),
+        "{:?}",
+        conversation.customer
+    );
+    let log = transcript(&f, conversation.id).await;
+    let customer_said: Vec<&str> = log
+        .iter()
+        .filter(|(kind, role, ..)| kind == "message" && role == "Customer")
+        .map(|(_, _, text, _)| text.as_str())
+        .collect();
+    assert_eq!(customer_said, ["check my balance", "agent"], "{log:#?}");
+    // "agent": escalated by the bot, waiting for a person in BotQueue's people; the page hung
+    // up at the end, which ended the conversation.
+    assert_eq!(conversation.queue.as_ref().map(|q| q.as_str()), Some("BotQueue"));
+    assert!(conversation.escalated_by.iter().any(|b| b.as_str() == "DemoBot"));
+    assert_eq!(conversation.state, ConversationState::Closed);
+    f.finish().await;
+}
+
+/// The next text message of a browser call's socket, skipping audio (within 20 s).
+async fn next_text<S>(socket: &mut S) -> serde_json::Value
+where
+    S: futures::Stream<Item = Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>>
+        + Unpin,
+{
+    use futures::StreamExt;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("a message within 20 s")
+            .expect("the socket is open")
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_call_sends_keypad_presses_as_dtmf_and_explains_bad_messages() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let Some(_stt) = tools().await else { return };
+    let bot = start_demo_bot().await;
+    let f = TestHub::new("voice-browser-keys", &config::SAMPLE.replace(SAMPLE_BOT_ENDPOINT, &bot)).await;
+    let url = format!("{}/chat/call", f.base.replace("http://", "ws://"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
+    let call = next_text(&mut socket).await;
+    assert_eq!(call["type"], "call", "{call}");
+    let id = domain::ConversationId::parse(call["conversationId"].as_str().unwrap()).unwrap();
+    let greeting = next_text(&mut socket).await;
+    assert_eq!(
+        (&greeting["role"], &greeting["text"]),
+        (&"bot".into(), &demo_bot::GREETING.into())
+    );
+
+    socket
+        .send(Message::Text(r#"{"type":"dtmf","keys":"x"}"#.into()))
+        .await
+        .unwrap();
+    let error = next_text(&mut socket).await;
+    assert_eq!(error["type"], "error");
+    assert!(
+        error["message"].as_str().unwrap().contains("not a keypad key"),
+        "{error}"
+    );
+    socket
+        .send(Message::Text(r#"{"type":"dtmf","keys":"12"}"#.into()))
+        .await
+        .unwrap();
+    socket
+        .send(Message::Text(r#"{"type":"dtmf","keys":"3#"}"#.into()))
+        .await
+        .unwrap();
+    let keys = next_text(&mut socket).await;
+    assert_eq!(
+        (&keys["role"], &keys["text"]),
+        (&"customer".into(), &"123".into()),
+        "{keys}"
+    );
+    let log = transcript(&f, id).await;
+    let pressed = log
+        .iter()
+        .find(|(kind, role, ..)| kind == "message" && role == "Customer")
+        .expect("the keys reached the conversation");
+    assert_eq!(
+        (pressed.2.as_str(), &pressed.3["voice"]["dtmf"]),
+        ("123", &"123#".into())
+    );
+
+    socket.send(Message::Text(r#"{"type":"hangup"}"#.into())).await.unwrap();
+    let mut state = ConversationState::Active;
+    for _ in 0..100 {
+        state = f.hub.store().get_conversation(id).await.unwrap().unwrap().state;
+        if state == ConversationState::Closed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, ConversationState::Closed, "hanging up ends the conversation");
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn a_browser_call_without_the_speech_engines_is_refused_in_words_for_people() {
+    use futures::StreamExt;
+    let text = config::SAMPLE.replace("# espeak = \"espeak-ng\"", "espeak = \"/nonexistent/espeak-ng\"");
+    let f = TestHub::new("voice-browser-no-engines", &text).await;
+    let url = format!("{}/chat/call", f.base.replace("http://", "ws://"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
+    let error = next_text(&mut socket).await;
+    assert_eq!(
+        error,
+        serde_json::json!({ "type": "error", "message": http::CANNOT_CALL })
+    );
+    let close = tokio::time::timeout(Duration::from_secs(10), socket.next())
+        .await
+        .unwrap();
+    match close {
+        Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(frame)))) => {
+            assert_eq!(u16::from(frame.code), 1013)
+        }
+        other => panic!("{other:?}"),
+    }
+    // Nothing was opened for it.
+    let calls = f
+        .hub
+        .store()
+        .list_conversations(&ConversationFilter {
+            workstream: Some(domain::WorkstreamName::new("VoiceWorkStream").unwrap()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(calls.is_empty());
+    f.finish().await;
+}

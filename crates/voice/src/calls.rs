@@ -23,7 +23,6 @@ use domain::{ConversationId, ConversationState, Seq};
 use engine::{EngineError, Hub};
 use rsip::Method;
 use serde_json::{Value, json};
-use speech::g711::Law;
 use speech::{Audio, Endpoint, Endpointer, Grammar, SpeechToText, TELEPHONE_RATE, TextToSpeech};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -31,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::SAMPLES_PER_PACKET;
 use crate::rtp::{Incoming as RtpIn, Outgoing as RtpOut, Received};
-use crate::sdp::{self, Offer, SdpError};
+use crate::sdp::{self, SdpError};
 use crate::sip::{self, Datagram, Dialog, Incoming};
 
 /// The voice channel's settings (`[voice]` in the configuration).
@@ -78,6 +77,122 @@ impl Voice {
         self.stt.check().await?;
         self.tts.check().await
     }
+}
+
+/// What came from the caller, whatever carries the call.
+#[derive(Debug)]
+pub enum FromCaller {
+    /// 8 kHz samples, in order.
+    Audio(Vec<i16>),
+    /// Keys the caller pressed.
+    Keys(Vec<char>),
+}
+
+/// The caller's side of a call over a transport that carries plain 8 kHz PCM (the browser's
+/// WebSocket), as the hub's call task uses it.
+#[derive(Debug)]
+pub struct PcmLine {
+    /// What the caller sends.
+    pub from_caller: mpsc::Receiver<FromCaller>,
+    /// What the hub says: 20 ms frames of 160 samples at 8 kHz, sent in real time.
+    pub to_caller: mpsc::Sender<Vec<i16>>,
+    /// The call's transcript as it happens, for a caller that shows it: one
+    /// `{"type": "message", "role", "name", "text"}` per line.
+    pub transcript: mpsc::UnboundedSender<Value>,
+    /// Cancelled when the caller hangs up.
+    pub caller_left: CancellationToken,
+}
+
+/// Why a call was not taken: the SIP status that says so, and the reason.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{reason}")]
+pub struct CallRefused {
+    pub code: u16,
+    pub reason: String,
+}
+
+/// A call the hub took: its conversation, and its task, which answers why the hub hung up
+/// (`None` when the caller did).
+#[derive(Debug)]
+pub struct Taken {
+    pub conversation: ConversationId,
+    pub task: tokio::task::JoinHandle<Option<String>>,
+}
+
+/// Takes a call from a browser on `[voice] workstream`: checks the speech engines and opens the
+/// call's conversation; `customer` is who calls (a web caller has no phone number).
+pub async fn call_from_browser(voice: &Arc<Voice>, customer: Customer, line: PcmLine) -> Result<Taken, CallRefused> {
+    voice.check_speech().await.map_err(|e| CallRefused {
+        code: 503,
+        reason: format!("the speech engines are not available: {e}"),
+    })?;
+    let workstream = voice.settings.workstream.clone();
+    let mut values = Vec::new();
+    if let Some(number) = &voice.settings.organization_number {
+        values.push(("OrganizationPhoneNumber", number.clone()));
+    }
+    let taken = open_call(
+        voice,
+        &workstream,
+        customer,
+        &values,
+        Ear::Pcm(line.from_caller),
+        Speaker::Pcm {
+            to: line.to_caller,
+            pending: Vec::new(),
+        },
+        Some(line.transcript),
+        line.caller_left,
+    )
+    .await?;
+    metrics::counter!("switchboard_calls_answered_total", "workstream" => workstream, "transport" => "browser")
+        .increment(1);
+    Ok(taken)
+}
+
+/// Opens a call's conversation with its task already watching it (so the bot's greeting is
+/// spoken).
+#[allow(clippy::too_many_arguments)]
+async fn open_call(
+    voice: &Arc<Voice>,
+    workstream: &str,
+    customer: Customer,
+    values: &[(&str, String)],
+    ear: Ear,
+    speaker: Speaker,
+    transcript: Option<mpsc::UnboundedSender<Value>>,
+    caller_left: CancellationToken,
+) -> Result<Taken, CallRefused> {
+    let context = voice
+        .hub
+        .check_context(workstream, values.iter().map(|(n, v)| (*n, RawValue::Text(v))))
+        .map_err(|e| CallRefused {
+            code: 500,
+            reason: e.to_string(),
+        })?;
+    let (started, conversation) = oneshot::channel();
+    let task = CallTask {
+        voice: voice.clone(),
+        ear,
+        speaker,
+        transcript,
+        caller_left,
+    };
+    let task = tokio::spawn(task.run(conversation));
+    // Without the conversation id the task stops at once.
+    let opened = voice
+        .hub
+        .open_conversation(workstream, customer, context)
+        .await
+        .map_err(|e| CallRefused {
+            code: 503,
+            reason: format!("cannot open the conversation: {e}"),
+        })?;
+    let _ = started.send(opened.conversation.id);
+    Ok(Taken {
+        conversation: opened.conversation.id,
+        task,
+    })
 }
 
 /// A request of a call's task to the SIP side.
@@ -327,54 +442,58 @@ async fn answer(
         warning: format!("no RTP port free: {e}"),
     })?;
     let rtp_port = rtp.local_addr().map(|a| a.port()).unwrap_or_default();
+    let rtp = Arc::new(rtp);
     let caller = request.caller.clone().unwrap_or_else(|| "anonymous".to_owned());
     let mut values = vec![("CustomerPhoneNumber", caller.clone())];
     if let Some(number) = &dialled {
         values.push(("OrganizationPhoneNumber", number.clone()));
     }
-    let context = voice
-        .hub
-        .check_context(&workstream, values.iter().map(|(n, v)| (*n, RawValue::Text(v))))
-        .map_err(|e| Refusal {
-            code: 500,
-            warning: e.to_string(),
-        })?;
     let customer = Customer {
         id: format!("tel:{caller}"),
         name: display_name(&request.from).or(Some(caller.clone())),
         email: None,
     };
-    let (started, conversation) = oneshot::channel();
     let caller_left = CancellationToken::new();
     let call_id = request.call_id.clone();
-    let task = CallTask {
-        voice: voice.clone(),
-        call_id: call_id.clone(),
-        offer: offer.clone(),
-        rtp,
-        to_sip: to_sip.clone(),
-        caller_left: caller_left.clone(),
-    };
-    // The call's task watches the conversation before the bot can greet.
-    let opening = voice.hub.clone();
-    tokio::spawn(task.run(conversation));
-    let opened = opening
-        .open_conversation(&workstream, customer, context)
-        .await
-        .map_err(|e| Refusal {
-            code: 503,
-            warning: format!("cannot open the conversation: {e}"),
-        });
-    let opened = match opened {
-        Ok(o) => o,
-        Err(refusal) => {
-            caller_left.cancel();
-            return Err(refusal);
+    let seed = uuid::Uuid::new_v4().as_u128();
+    let taken = open_call(
+        voice,
+        &workstream,
+        customer,
+        &values,
+        Ear::Rtp {
+            socket: rtp.clone(),
+            incoming: RtpIn::new(offer.telephone_event),
+            malformed: 0,
+        },
+        Speaker::Rtp {
+            socket: rtp,
+            to: SocketAddr::new(offer.address, offer.port),
+            out: RtpOut::new(offer.law, seed as u32, (seed >> 32) as u16, (seed >> 48) as u32),
+        },
+        None,
+        caller_left.clone(),
+    )
+    .await
+    .map_err(|e| Refusal {
+        code: e.code,
+        warning: e.reason,
+    })?;
+    tracing::info!(call.id = %call_id, conversation.id = %taken.conversation, workstream.name = %workstream, caller = %caller, "call answered");
+    metrics::counter!("switchboard_calls_answered_total", "workstream" => workstream, "transport" => "sip")
+        .increment(1);
+    // When the task ends: the hub's BYE (if it hung up), then the call is forgotten.
+    let to_sip = to_sip.clone();
+    let ended = call_id.clone();
+    tokio::spawn(async move {
+        if let Ok(Some(reason)) = taken.task.await {
+            let _ = to_sip.send(ToSip::HangUp {
+                call_id: ended.clone(),
+                reason,
+            });
         }
-    };
-    let _ = started.send(opened.conversation.id);
-    tracing::info!(call.id = %call_id, conversation.id = %opened.conversation.id, workstream.name = %workstream, caller = %caller, "call answered");
-    metrics::counter!("switchboard_calls_answered_total", "workstream" => workstream).increment(1);
+        let _ = to_sip.send(ToSip::Gone { call_id: ended });
+    });
     let tag = new_tag();
     let local = socket.local_addr().unwrap_or(peer);
     let contact = format!("sip:switchboard@{local}");
@@ -425,11 +544,127 @@ async fn bind_rtp(settings: &VoiceSettings) -> std::io::Result<UdpSocket> {
 /// One call's work.
 struct CallTask {
     voice: Arc<Voice>,
-    call_id: String,
-    offer: Offer,
-    rtp: UdpSocket,
-    to_sip: mpsc::UnboundedSender<ToSip>,
+    ear: Ear,
+    speaker: Speaker,
+    transcript: Option<mpsc::UnboundedSender<Value>>,
     caller_left: CancellationToken,
+}
+
+/// Where the caller's audio and keys come from.
+enum Ear {
+    /// The call's RTP socket.
+    Rtp {
+        socket: Arc<UdpSocket>,
+        incoming: RtpIn,
+        malformed: u32,
+    },
+    /// A transport that delivers them decoded.
+    Pcm(mpsc::Receiver<FromCaller>),
+}
+
+impl Ear {
+    /// The next audio or keys; `None` when the line is gone. Cancel-safe.
+    async fn next(&mut self) -> Option<FromCaller> {
+        match self {
+            Ear::Rtp {
+                socket,
+                incoming,
+                malformed,
+            } => {
+                let mut buf = [0u8; 2048];
+                loop {
+                    let Ok((n, _)) = socket.recv_from(&mut buf).await else {
+                        continue;
+                    };
+                    match incoming.packet(&buf[..n]) {
+                        Received::Audio(samples) => return Some(FromCaller::Audio(samples)),
+                        Received::Keys(keys) => return Some(FromCaller::Keys(keys)),
+                        Received::Nothing => {}
+                        Received::Malformed(why) => {
+                            *malformed += 1;
+                            if *malformed == 1 {
+                                tracing::debug!(reason = %why, "ignoring a datagram that is not RTP");
+                            }
+                        }
+                    }
+                }
+            }
+            Ear::Pcm(from) => from.recv().await,
+        }
+    }
+}
+
+/// Where the hub's speech goes, one 20 ms frame per tick of the player's clock.
+enum Speaker {
+    /// RTP packets to the caller's address.
+    Rtp {
+        socket: Arc<UdpSocket>,
+        to: SocketAddr,
+        out: RtpOut,
+    },
+    /// Frames of 160 samples; `pending` holds a short tail until more audio or the flush.
+    Pcm {
+        to: mpsc::Sender<Vec<i16>>,
+        pending: Vec<i16>,
+    },
+}
+
+impl Speaker {
+    /// A prompt starts after `idle` of silence.
+    fn starts(&mut self, idle: Duration) {
+        if let Speaker::Rtp { out, .. } = self {
+            // The timestamp moves on by the silence since the last prompt.
+            out.skip((idle.as_millis().min(3_600_000) as u32) * (TELEPHONE_RATE / 1000));
+        }
+    }
+
+    /// Sends `samples`, a frame per tick of `clock`.
+    async fn say(&mut self, samples: &[i16], clock: &mut tokio::time::Interval) {
+        match self {
+            Speaker::Rtp { socket, to, out } => {
+                for packet in out.audio(samples) {
+                    clock.tick().await;
+                    let _ = socket.send_to(&packet, *to).await;
+                }
+            }
+            Speaker::Pcm { to, pending } => {
+                pending.extend_from_slice(samples);
+                while pending.len() >= SAMPLES_PER_PACKET {
+                    let frame: Vec<i16> = pending.drain(..SAMPLES_PER_PACKET).collect();
+                    clock.tick().await;
+                    let _ = to.send(frame).await;
+                }
+            }
+        }
+    }
+
+    /// The prompt stopped (barge-in): what is left of it is dropped.
+    fn interrupt(&mut self) {
+        match self {
+            Speaker::Rtp { out, .. } => out.interrupt(),
+            Speaker::Pcm { pending, .. } => pending.clear(),
+        }
+    }
+
+    /// The prompt's last, short frame, padded with silence.
+    async fn flush(&mut self, clock: &mut tokio::time::Interval) {
+        match self {
+            Speaker::Rtp { socket, to, out } => {
+                if let Some(packet) = out.flush() {
+                    clock.tick().await;
+                    let _ = socket.send_to(&packet, *to).await;
+                }
+            }
+            Speaker::Pcm { to, pending } => {
+                if !pending.is_empty() {
+                    let mut frame = std::mem::take(pending);
+                    frame.resize(SAMPLES_PER_PACKET, 0);
+                    clock.tick().await;
+                    let _ = to.send(frame).await;
+                }
+            }
+        }
+    }
 }
 
 /// Something to say to the caller.
@@ -443,8 +678,8 @@ struct Prompt {
 /// What the listening side shares with the speaking side.
 #[derive(Default)]
 struct Shared {
-    /// The grammar of the next utterance: the last message's suggested actions.
-    grammar: Mutex<Option<Grammar>>,
+    /// What the next utterance is listened for: the last message's suggested actions.
+    menu: Mutex<Option<Menu>>,
     /// Bumped when the caller starts speaking: what is playing stops.
     generation: AtomicU64,
     /// Whether a prompt is playing.
@@ -452,27 +687,21 @@ struct Shared {
 }
 
 impl CallTask {
-    async fn run(self, conversation: oneshot::Receiver<ConversationId>) {
-        let Ok(conversation) = conversation.await else { return };
+    /// Runs the call until it ends; why the hub hangs up (`None`: the caller left first).
+    async fn run(self, conversation: oneshot::Receiver<ConversationId>) -> Option<String> {
+        let Ok(conversation) = conversation.await else {
+            return None;
+        };
         let hub = self.voice.hub.clone();
         let mut live = hub.watch(conversation);
         let shared = Arc::new(Shared::default());
-        let rtp = Arc::new(self.rtp);
         let (prompts, prompt_rx) = mpsc::unbounded_channel::<Prompt>();
         let done = CancellationToken::new();
         let (utterances, utterance_rx) = mpsc::unbounded_channel::<Heard>();
 
-        let player = tokio::spawn(play(
-            self.voice.tts.clone(),
-            rtp.clone(),
-            SocketAddr::new(self.offer.address, self.offer.port),
-            self.offer.law,
-            shared.clone(),
-            prompt_rx,
-        ));
+        let player = tokio::spawn(play(self.voice.tts.clone(), self.speaker, shared.clone(), prompt_rx));
         let listener = tokio::spawn(listen(
-            rtp.clone(),
-            self.offer.telephone_event,
+            self.ear,
             shared.clone(),
             utterances,
             self.voice.settings.dtmf_pause,
@@ -489,7 +718,13 @@ impl CallTask {
         // Speak what the conversation says, from its start.
         let mut spoken = Seq(0);
         let mut ended = false;
+        let transcript = self.transcript.clone();
         let say = |stored: &domain::activity::StoredActivity, ended: &mut bool| {
+            if let Some(lines) = &transcript
+                && let Some(line) = transcript_line(stored)
+            {
+                let _ = lines.send(line);
+            }
             if stored.activity.sender_role == SenderRole::Customer {
                 return;
             }
@@ -498,8 +733,7 @@ impl CallTask {
             };
             match activity.kind {
                 ActivityType::Message => {
-                    let grammar = grammar_of(&activity);
-                    *shared.grammar.lock().expect("not poisoned") = grammar;
+                    *shared.menu.lock().expect("not poisoned") = menu_of(&activity);
                     if let Some((text, ssml)) = speakable(&activity) {
                         let generation = shared.generation.load(Ordering::SeqCst);
                         if ssml {
@@ -579,31 +813,74 @@ impl CallTask {
         done.cancel();
         listener.abort();
         recogniser.abort();
-        if let Some(reason) = hang_up_reason {
+        if hang_up_reason.is_some() {
             tokio::select! {
                 _ = player => {}
                 _ = self.caller_left.cancelled() => {}
             }
-            let _ = self.to_sip.send(ToSip::HangUp {
-                call_id: self.call_id.clone(),
-                reason,
-            });
         } else {
             player.abort();
         }
-        let _ = self.to_sip.send(ToSip::Gone { call_id: self.call_id });
         tracing::info!(conversation.id = %conversation, "call finished");
+        hang_up_reason
     }
 }
 
-/// The grammar a message's suggested actions make: each `imBack` value (what a click would
-/// send), else each title.
-fn grammar_of(activity: &Activity) -> Option<Grammar> {
-    let actions = &activity.suggested_actions.as_ref()?.actions;
-    Grammar::of(actions.iter().filter_map(|a| match (&a.kind, &a.value) {
-        (CardActionType::ImBack, Some(Value::String(v))) => Some(v.clone()),
-        _ => a.title.clone(),
+/// A message of the call as a line of its live transcript (what the customer would see).
+fn transcript_line(stored: &domain::activity::StoredActivity) -> Option<Value> {
+    let activity = if stored.activity.sender_role == SenderRole::Customer {
+        serde_json::from_str::<Activity>(&stored.activity.body).ok()?
+    } else {
+        engine::customer_sees(stored, false)?
+    };
+    if activity.kind != ActivityType::Message {
+        return None;
+    }
+    let text = activity.text.as_deref().map(str::trim).filter(|t| !t.is_empty())?;
+    Some(json!({
+        "type": "message",
+        "role": stored.activity.sender_role.as_str(),
+        "name": activity.from.as_ref().and_then(|f| f.name.clone()),
+        "text": text,
     }))
+}
+
+/// What a caller can answer a message with: each suggested action's title, and the value of
+/// an `imBack` one, each with the text the action sends (the `imBack` value, else the title).
+/// Callers read buttons out as they are labelled ("Talk to an agent") or say the value.
+#[derive(Debug, Clone)]
+struct Menu {
+    grammar: Grammar,
+    answers: Vec<(String, String)>,
+}
+
+impl Menu {
+    /// The text to send for what the recogniser heard, when it is one of the phrases.
+    fn answer(&self, heard: &str) -> Option<&str> {
+        self.answers
+            .iter()
+            .find(|(phrase, _)| same_words(phrase, heard))
+            .map(|(_, sends)| sends.as_str())
+    }
+}
+
+fn menu_of(activity: &Activity) -> Option<Menu> {
+    let actions = &activity.suggested_actions.as_ref()?.actions;
+    let mut answers = Vec::new();
+    for action in actions {
+        let value = match (&action.kind, &action.value) {
+            (CardActionType::ImBack, Some(Value::String(v))) => Some(v.clone()),
+            _ => None,
+        };
+        let Some(sends) = value.clone().or_else(|| action.title.clone()) else {
+            continue;
+        };
+        for phrase in [value, action.title.clone()].into_iter().flatten() {
+            answers.push((phrase, sends.clone()));
+        }
+    }
+    let grammar = Grammar::of(answers.iter().map(|(phrase, _)| phrase))?;
+    Some(Menu { grammar, answers })
 }
 
 /// What to say for a message: its `speak` (SSML when it is a `<speak>` document), else its text.
@@ -686,18 +963,14 @@ enum Heard {
 
 /// Reads the caller's RTP: utterances and keypresses to the recogniser, barge-in to the player.
 async fn listen(
-    rtp: Arc<UdpSocket>,
-    telephone_event: Option<u8>,
+    mut ear: Ear,
     shared: Arc<Shared>,
     heard: mpsc::UnboundedSender<Heard>,
     dtmf_pause: Duration,
     done: CancellationToken,
 ) {
-    let mut incoming = RtpIn::new(telephone_event);
     let mut endpointer = Endpointer::new(TELEPHONE_RATE);
     let mut keys = String::new();
-    let mut buf = vec![0u8; 2048];
-    let mut malformed = 0u32;
     loop {
         let key_deadline = tokio::time::sleep(if keys.is_empty() {
             Duration::from_secs(3600)
@@ -722,10 +995,16 @@ async fn listen(
             _ = key_deadline => {
                 let _ = heard.send(Heard::Keys(std::mem::take(&mut keys)));
             }
-            received = rtp.recv_from(&mut buf) => {
-                let Ok((n, _)) = received else { continue };
-                match incoming.packet(&buf[..n]) {
-                    Received::Audio(samples) => {
+            received = ear.next() => {
+                match received {
+                    None => {
+                        // The line is gone: what was said so far still counts.
+                        if let Some(audio) = endpointer.finish() {
+                            let _ = heard.send(Heard::Speech(audio));
+                        }
+                        return;
+                    }
+                    Some(FromCaller::Audio(samples)) => {
                         for event in endpointer.push(&samples) {
                             match event {
                                 Endpoint::SpeechStarted => {
@@ -742,7 +1021,7 @@ async fn listen(
                             }
                         }
                     }
-                    Received::Keys(pressed) => {
+                    Some(FromCaller::Keys(pressed)) => {
                         for key in pressed {
                             // A keypress also stops the prompt.
                             shared.generation.fetch_add(1, Ordering::SeqCst);
@@ -751,13 +1030,6 @@ async fn listen(
                             } else {
                                 keys.push(key);
                             }
-                        }
-                    }
-                    Received::Nothing => {}
-                    Received::Malformed(why) => {
-                        malformed += 1;
-                        if malformed == 1 {
-                            tracing::debug!(reason = %why, "ignoring a datagram that is not RTP");
                         }
                     }
                 }
@@ -785,14 +1057,28 @@ async fn recognise(
                 message
             }
             Heard::Speech(audio) => {
-                let grammar = shared.grammar.lock().expect("not poisoned").clone();
-                match voice.stt.recognize(&audio, grammar.as_ref()).await {
+                let menu = shared.menu.lock().expect("not poisoned").clone();
+                let grammar = menu.as_ref().map(|m| &m.grammar);
+                let heard = voice.stt.recognize(&audio, grammar).await;
+                // Against a grammar the decoder may end part-way through a phrase ("change" of
+                // "change my address"): a fragment is not an answer.
+                let heard = heard.map(|text| {
+                    text.filter(|t| {
+                        let whole = menu.as_ref().is_none_or(|m| m.answer(t).is_some());
+                        if !whole {
+                            tracing::debug!(conversation.id = %conversation, heard = %t, "only part of a phrase was recognised");
+                        }
+                        whole
+                    })
+                });
+                match heard {
                     Ok(Some(text)) => {
                         misses = 0;
-                        // A phrase of the grammar goes as the bot wrote it (a button's value).
-                        let text = grammar
+                        // A button said goes as the bot wrote it (what a click would send).
+                        let text = menu
                             .as_ref()
-                            .and_then(|g| g.phrases().iter().find(|p| same_words(p, &text)).cloned())
+                            .and_then(|m| m.answer(&text))
+                            .map(str::to_owned)
                             .unwrap_or(text);
                         let mut message = Activity::message(text);
                         message.channel_data = Some(json!({ "voice": {
@@ -849,14 +1135,10 @@ fn same_words(phrase: &str, heard: &str) -> bool {
 /// what was queued before it.
 async fn play(
     tts: Arc<dyn TextToSpeech>,
-    rtp: Arc<UdpSocket>,
-    to: SocketAddr,
-    law: Law,
+    mut speaker: Speaker,
     shared: Arc<Shared>,
     mut prompts: mpsc::UnboundedReceiver<Prompt>,
 ) {
-    let seed = uuid::Uuid::new_v4().as_u128();
-    let mut out = RtpOut::new(law, seed as u32, (seed >> 32) as u16, (seed >> 48) as u32);
     let mut last_end = tokio::time::Instant::now();
     while let Some(prompt) = prompts.recv().await {
         if prompt.generation < shared.generation.load(Ordering::SeqCst) {
@@ -869,9 +1151,7 @@ async fn play(
                 continue;
             }
         };
-        // The timestamp moves on by the silence since the last prompt.
-        let idle = tokio::time::Instant::now().duration_since(last_end);
-        out.skip((idle.as_millis().min(3_600_000) as u32) * (TELEPHONE_RATE / 1000));
+        speaker.starts(tokio::time::Instant::now().duration_since(last_end));
         shared.playing.store(true, Ordering::SeqCst);
         let mut clock = tokio::time::interval(Duration::from_millis(20));
         clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -881,16 +1161,12 @@ async fn play(
                 interrupted = true;
                 break;
             }
-            for packet in out.audio(chunk) {
-                clock.tick().await;
-                let _ = rtp.send_to(&packet, to).await;
-            }
+            speaker.say(chunk, &mut clock).await;
         }
         if interrupted {
-            out.interrupt();
-        } else if let Some(packet) = out.flush() {
-            clock.tick().await;
-            let _ = rtp.send_to(&packet, to).await;
+            speaker.interrupt();
+        } else {
+            speaker.flush(&mut clock).await;
         }
         shared.playing.store(false, Ordering::SeqCst);
         last_end = tokio::time::Instant::now();
@@ -927,11 +1203,19 @@ mod tests {
             ],
             extra: Default::default(),
         });
-        let g = grammar_of(&a).unwrap();
-        assert_eq!(g.phrases(), ["check my balance", "Opening hours"]);
-        assert!(same_words("Opening hours", "opening hours"));
-        assert!(!same_words("Opening hours", "opening"));
-        assert_eq!(grammar_of(&Activity::message("no buttons")), None);
+        let menu = menu_of(&a).unwrap();
+        assert_eq!(menu.grammar.phrases(), ["check my balance", "Opening hours"]);
+        assert_eq!(menu.answer("check my balance"), Some("check my balance"));
+        assert_eq!(menu.answer("opening hours"), Some("Opening hours"));
+        assert_eq!(menu.answer("opening"), None);
+        // A label that differs from the value is a phrase too, and sends the value.
+        a.suggested_actions.as_mut().unwrap().actions[0] =
+            botframework::CardAction::im_back("Talk to an agent", "agent");
+        let menu = menu_of(&a).unwrap();
+        assert_eq!(menu.grammar.phrases(), ["agent", "Talk to an agent", "Opening hours"]);
+        assert_eq!(menu.answer("talk to an agent"), Some("agent"));
+        assert_eq!(menu.answer("agent"), Some("agent"));
+        assert!(menu_of(&Activity::message("no buttons")).is_none());
     }
 
     #[test]

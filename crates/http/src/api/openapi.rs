@@ -928,6 +928,7 @@ mod tests {
             metrics: crate::prometheus_handle(),
             admin_token: "test-admin-token".into(),
             directline: Default::default(),
+            voice: None,
         };
         (state, store, dir)
     }

@@ -6,12 +6,23 @@
 // when its echo (same clientActivityID, with the hub's id) comes back. When the socket closes it
 // reconnects with `GET /conversations/{id}?watermark=` and carries on after the last activity it
 // saw. The conversation id and token live in sessionStorage, so a reload resumes the chat.
+//
+// "Call" starts a voice call, a conversation of its own beside the chat, over the hub's
+// WebSocket `/chat/call`: the microphone (with the browser's echo cancellation) goes through an
+// AudioWorklet (`call-worklet.js`) that turns it into 16-bit 8 kHz PCM in 20 ms binary
+// messages; the hub's binary messages (the same PCM) are played through Web Audio, scheduled
+// only a little ahead, so when the hub stops talking (the customer barged in) the speaker stops
+// almost at once. The hub's text messages say when the call is connected, carry the transcript
+// (what the bot or agent said, what the hub heard the customer say, notices) and say when and
+// why the call ended; the page sends keypad presses as `dtmf` and `hangup` when the customer
+// hangs up. The call panel's data attributes (state, ms heard and sent) are for tests.
 (() => {
   'use strict';
 
   // The hub's root, from this script's own URL (<hub>/chat/chat.js), so the page also works
   // behind a reverse proxy that mounts the hub under a path.
   const hub = new URL('../', document.currentScript.src);
+  const callWorklet = new URL('call-worklet.js', document.currentScript.src);
   const directLine = new URL('v3/directline/', hub);
   const SAVED = 'switchboard.chat';
   const SYSTEM = 'switchboard';
@@ -455,6 +466,376 @@
     sessionStorage.removeItem(SAVED);
     location.reload();
   });
+
+  // ---- the voice call ----
+
+  // The hub's audio format both ways: 16-bit little-endian mono PCM at 8000 Hz.
+  const CALL_RATE = 8000;
+  const SAMPLES_PER_MS = CALL_RATE / 1000;
+  // How far ahead of the playing position a frame from the hub is scheduled: enough to ride out
+  // network jitter; a frame that would land further ahead than the limit is dropped instead, so
+  // the speaker never lags behind the hub by more than that.
+  const PLAY_LEAD_S = 0.05;
+  const PLAY_AHEAD_MAX_S = 0.5;
+  // Microphone audio still unsent on a stalled socket (in bytes: half a second) after which
+  // chunks are dropped: late speech is worse than lost speech on a call.
+  const SEND_BACKLOG_MAX = 0.5 * CALL_RATE * 2;
+  const CALL_ROLES = ['bot', 'agent', 'customer', 'system'];
+
+  const callButton = $('call');
+  const panel = $('call-panel');
+  const callStatus = $('call-status');
+  const callLog = $('call-log');
+  const keypad = $('keypad');
+  const keypadKeys = $('keypad-keys');
+  const keypadToggle = $('keypad-toggle');
+  const muteButton = $('mute');
+
+  // The current (or last) call; each socket and audio callback holds its own call and ignores
+  // everything once that call is over, so a late event of an old call cannot touch a new one.
+  let phone = null;
+
+  function callUrl() {
+    const url = new URL('chat/call', hub);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    return url;
+  }
+
+  async function startCall() {
+    if (phone && !phone.over) return;
+    const current = {
+      over: false,
+      connected: false,
+      socket: null,
+      stream: null,
+      context: null,
+      capture: null,
+      // When the last scheduled frame from the hub ends, in the AudioContext's time.
+      next: 0,
+      heardMs: 0,
+      sentMs: 0,
+      muted: false,
+      connectedAt: 0,
+      clock: null,
+    };
+    phone = current;
+    callLog.replaceChildren();
+    keypadKeys.textContent = '';
+    showKeypad(false);
+    setMuted(current, false);
+    panel.dataset.conversationId = '';
+    panel.dataset.heardMs = '0';
+    panel.dataset.sentMs = '0';
+    delete panel.dataset.endReason;
+    $('call-controls').hidden = false;
+    $('call-after').hidden = true;
+    panel.hidden = false;
+    callButton.disabled = true;
+    setCallStatus(current, 'connecting', 'Connecting…');
+    panel.focus();
+    try {
+      // Before the socket: a customer who refuses the microphone has not called anyone.
+      await openAudio(current);
+    } catch (e) {
+      if (!current.over) {
+        console.warn('call: the audio did not start:', e);
+        endCall(current, 'failed', `Call failed: ${audioProblem(e)}`);
+      }
+    }
+    // Failed, or hung up while the browser was asking for the microphone (which it may have
+    // given since).
+    if (current.over) release(current);
+    else dial(current);
+  }
+
+  function audioProblem(error) {
+    switch (error && error.name) {
+      case 'NotAllowedError':
+      case 'SecurityError':
+        return 'the microphone was not allowed';
+      case 'NotFoundError':
+      case 'OverconstrainedError':
+        return 'no microphone was found';
+      case 'NotReadableError':
+        return 'the microphone is in use by another application';
+      case 'Unsupported':
+        return error.message;
+      default:
+        return 'the call audio could not start';
+    }
+  }
+
+  function newAudioContext(rate) {
+    try {
+      return new AudioContext(rate ? { sampleRate: rate } : undefined);
+    } catch (e) {
+      // A browser without 8 kHz contexts: the worklet resamples from the default rate.
+      return new AudioContext();
+    }
+  }
+
+  async function openAudio(current) {
+    if (!window.isSecureContext || !navigator.mediaDevices || !window.AudioWorkletNode) {
+      const error = new Error('this browser can only call from a secure (https) page');
+      error.name = 'Unsupported';
+      throw error;
+    }
+    // Made while the click still counts as the user's gesture, so it may play sound.
+    current.context = newAudioContext(CALL_RATE);
+    current.stream = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+    });
+    if (current.over) return;
+    try {
+      await captureInto(current);
+    } catch (e) {
+      // Some browsers cannot connect a microphone to a context at another rate than its own.
+      if (e.name !== 'NotSupportedError' || current.context.sampleRate !== CALL_RATE || current.over) throw e;
+      current.context.close().catch(() => {});
+      current.context = newAudioContext();
+      await captureInto(current);
+    }
+  }
+
+  // Microphone → capture worklet → a muted gain → the speaker: the worklet posts the PCM chunks,
+  // and the silent path to the destination makes sure the graph pulls it in every browser.
+  async function captureInto(current) {
+    const context = current.context;
+    await context.audioWorklet.addModule(callWorklet);
+    if (current.over) return;
+    const microphone = context.createMediaStreamSource(current.stream);
+    const capture = new AudioWorkletNode(context, 'switchboard-capture', {
+      numberOfInputs: 1,
+      numberOfOutputs: 1,
+      outputChannelCount: [1],
+      channelCount: 1,
+      channelCountMode: 'explicit',
+      channelInterpretation: 'speakers',
+    });
+    capture.port.onmessage = event => sendAudio(current, event.data);
+    const silent = context.createGain();
+    silent.gain.value = 0;
+    microphone.connect(capture).connect(silent).connect(context.destination);
+    current.capture = capture;
+    // Not awaited: where autoplay is refused it never settles, and the call still works silently.
+    context.resume().catch(() => {});
+  }
+
+  function dial(current) {
+    const socket = new WebSocket(callUrl());
+    socket.binaryType = 'arraybuffer';
+    current.socket = socket;
+    socket.onmessage = event => {
+      if (current.over) return;
+      if (typeof event.data !== 'string') {
+        play(current, event.data);
+        return;
+      }
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch (e) {
+        return;
+      }
+      if (message.type === 'call') connected(current, message.conversationId);
+      else if (message.type === 'message') callLine(message);
+      else if (message.type === 'ended') {
+        panel.dataset.endReason = String(message.reason || '');
+        endCall(current, 'ended', 'Call ended');
+      } else if (message.type === 'error') {
+        // Before the call is connected it is the reason it cannot be (the hub closes next);
+        // during the call, the hub refusing one message, which ends nothing.
+        if (!current.connected) endCall(current, 'failed', `Call failed: ${message.message || 'the call could not start'}`);
+        else console.warn('call: the hub said:', message.message);
+      }
+    };
+    // After an `ended` or `error` the call is already over; a close without one is the line
+    // dropping (or, before the call was connected, the hub not taking calls).
+    socket.onclose = () => {
+      if (current.over) return;
+      if (current.connected) {
+        callLine({ role: 'system', text: 'The line dropped.' });
+        endCall(current, 'ended', 'Call ended');
+      } else {
+        endCall(current, 'failed', 'Call failed: the call could not be connected');
+      }
+    };
+  }
+
+  function connected(current, conversationId) {
+    if (current.connected) return;
+    current.connected = true;
+    current.connectedAt = Date.now();
+    panel.dataset.conversationId = conversationId || '';
+    setCallStatus(current, 'connected', 'Connected');
+    current.clock = setInterval(() => setCallStatus(current, 'connected', 'Connected'), 1000);
+  }
+
+  function play(current, data) {
+    const samples = data.byteLength >> 1;
+    if (!samples) return;
+    current.heardMs += samples / SAMPLES_PER_MS;
+    panel.dataset.heardMs = String(Math.round(current.heardMs));
+    const context = current.context;
+    const now = context.currentTime;
+    const at = Math.max(now + PLAY_LEAD_S, current.next);
+    if (at - now > PLAY_AHEAD_MAX_S) return;
+    const buffer = context.createBuffer(1, samples, CALL_RATE);
+    const channel = buffer.getChannelData(0);
+    const pcm = new DataView(data);
+    for (let i = 0; i < samples; i++) channel[i] = pcm.getInt16(i * 2, true) / 32768;
+    const source = context.createBufferSource();
+    source.buffer = buffer;
+    source.connect(context.destination);
+    source.start(at);
+    current.next = at + buffer.duration;
+  }
+
+  function sendAudio(current, chunk) {
+    const socket = current.socket;
+    if (current.over || !socket || socket.readyState !== WebSocket.OPEN) return;
+    if (socket.bufferedAmount > SEND_BACKLOG_MAX) return;
+    // Muted: silence rather than nothing, so the hub's clock (and its end-of-speech detection)
+    // keeps running.
+    if (current.muted) new Uint8Array(chunk).fill(0);
+    socket.send(chunk);
+    current.sentMs += chunk.byteLength / 2 / SAMPLES_PER_MS;
+    panel.dataset.sentMs = String(Math.round(current.sentMs));
+  }
+
+  function callLine(message) {
+    const text = String(message.text || '');
+    if (!text) return;
+    const role = CALL_ROLES.includes(message.role) ? message.role : 'system';
+    const name = message.name || (role === 'agent' ? 'Agent' : role === 'bot' ? 'Assistant' : '');
+    let item;
+    if (role === 'system') {
+      item = make('li', 'notice', text);
+    } else if (role === 'customer') {
+      item = make('li', 'msg msg--out');
+      item.append(bubbleOf(text));
+    } else {
+      const last = callLog.lastElementChild;
+      const continued = last && last.dataset.role === role && last.dataset.name === name;
+      item = make('li', continued ? 'msg msg--in msg--cont' : 'msg msg--in');
+      if (!continued) {
+        item.append(make('span', 'msg__avatar', name.trim().charAt(0).toUpperCase() || '?'));
+        item.append(make('span', 'msg__name', name));
+      }
+      item.append(bubbleOf(text));
+    }
+    item.dataset.role = role;
+    item.dataset.name = message.name || '';
+    callLog.append(item);
+    callLog.scrollTop = callLog.scrollHeight;
+  }
+
+  function bubbleOf(text) {
+    const bubble = make('div', 'msg__bubble');
+    textInto(bubble, text);
+    return bubble;
+  }
+
+  // "Connected · 1:05": the running time is left out of what a screen reader hears, which would
+  // otherwise announce the status every second.
+  function setCallStatus(current, state, text) {
+    panel.dataset.state = state;
+    callStatus.replaceChildren(text);
+    if (state === 'connected') {
+      const seconds = Math.floor((Date.now() - current.connectedAt) / 1000);
+      const clock = make('span', '', ` · ${duration(seconds)}`);
+      clock.setAttribute('aria-hidden', 'true');
+      callStatus.append(clock);
+    }
+  }
+
+  function duration(seconds) {
+    const pad = n => String(n).padStart(2, '0');
+    const h = Math.floor(seconds / 3600);
+    const m = Math.floor(seconds / 60) % 60;
+    return h ? `${h}:${pad(m)}:${pad(seconds % 60)}` : `${m}:${pad(seconds % 60)}`;
+  }
+
+  // Ends the call once, whoever ended it. The panel stays, showing the transcript, until closed.
+  function endCall(current, state, text) {
+    if (current.over) return;
+    current.over = true;
+    // The hub's last words (a goodbye) are already scheduled: let them play out.
+    const context = current.context;
+    const tail = state === 'ended' && context ? Math.max(0, current.next - context.currentTime) : 0;
+    release(current, tail * 1000);
+    if (phone !== current) return;
+    setCallStatus(current, state, text);
+    // Focus on the controls (or on the panel, where the call put it) moves to Close, not to the page.
+    const focused = panel.contains(document.activeElement);
+    $('call-controls').hidden = true;
+    showKeypad(false);
+    $('call-after').hidden = false;
+    callButton.disabled = false;
+    if (focused) $('call-close').focus();
+  }
+
+  function release(current, lingerMs = 0) {
+    clearInterval(current.clock);
+    if (current.stream) current.stream.getTracks().forEach(track => track.stop());
+    if (current.capture) {
+      current.capture.port.onmessage = null;
+      current.capture.disconnect();
+    }
+    const socket = current.socket;
+    if (socket && socket.readyState < WebSocket.CLOSING) socket.close(1000);
+    const context = current.context;
+    if (context) setTimeout(() => context.close().catch(() => {}), lingerMs);
+  }
+
+  function hangUp() {
+    const current = phone;
+    if (!current || current.over) return;
+    const socket = current.socket;
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'hangup' }));
+    endCall(current, 'ended', 'Call ended');
+  }
+
+  function setMuted(current, muted) {
+    current.muted = muted;
+    muteButton.setAttribute('aria-pressed', String(muted));
+    // The browser's own mute too, so its microphone indicator agrees.
+    if (current.stream) current.stream.getAudioTracks().forEach(track => (track.enabled = !muted));
+  }
+
+  function showKeypad(shown) {
+    keypad.hidden = !shown;
+    keypadToggle.setAttribute('aria-expanded', String(shown));
+  }
+
+  function pressKey(key) {
+    const current = phone;
+    if (!current || current.over || !current.socket || current.socket.readyState !== WebSocket.OPEN) return;
+    current.socket.send(JSON.stringify({ type: 'dtmf', keys: key }));
+    keypadKeys.textContent = (keypadKeys.textContent + key).slice(-24);
+  }
+
+  callButton.addEventListener('click', startCall);
+  $('hangup').addEventListener('click', hangUp);
+  muteButton.addEventListener('click', () => phone && !phone.over && setMuted(phone, !phone.muted));
+  keypadToggle.addEventListener('click', () => showKeypad(keypad.hidden));
+  keypad.addEventListener('click', event => {
+    const button = event.target.closest('button[data-key]');
+    if (button) pressKey(button.dataset.key);
+  });
+  // With the keypad open, the keyboard's digits, * and # dial too.
+  keypad.addEventListener('keydown', event => {
+    if (/^[0-9*#]$/.test(event.key) && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      event.preventDefault();
+      pressKey(event.key);
+    }
+  });
+  $('call-close').addEventListener('click', () => {
+    panel.hidden = true;
+    callButton.focus();
+  });
+  // Leaving or reloading the page (also "New chat") hangs up rather than dropping the line.
+  window.addEventListener('pagehide', hangUp);
 
   start().catch(e => failed(`The chat could not start: ${e.message}`));
 })();

@@ -14,6 +14,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use botframework::directline::Conversation;
 
+mod call;
+pub use call::{CANNOT_CALL, MAX_BROWSER_CALLS};
+
 use crate::AppState;
 use crate::directline::DlError;
 use crate::directline::tokens::{self, TokenClaims};
@@ -21,6 +24,7 @@ use crate::directline::tokens::{self, TokenClaims};
 const HTML: &str = include_str!("chat.html");
 const SCRIPT: &str = include_str!("chat.js");
 const STYLE: &str = include_str!("chat.css");
+const WORKLET: &str = include_str!("call-worklet.js");
 
 /// The page only talks to its own origin, plus the WebSocket of the hub's public URL.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -32,6 +36,8 @@ pub fn routes() -> Router<AppState> {
         .route("/chat/chat.js", get(script))
         .route("/chat/chat.css", get(style))
         .route("/chat/token", post(token))
+        .route("/chat/call", get(call::upgrade))
+        .route("/chat/call-worklet.js", get(worklet))
 }
 
 /// A compiled-in page asset with its type, revalidated on every load (shared by the hub's pages).
@@ -55,6 +61,11 @@ async fn page() -> Response {
 
 async fn script() -> Response {
     asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+/// The AudioWorklet module that turns the microphone into 20 ms frames for `/chat/call`.
+async fn worklet() -> Response {
+    asset("text/javascript; charset=utf-8", WORKLET)
 }
 
 async fn style() -> Response {

@@ -264,7 +264,7 @@ pub async fn run_browser_script(script: &str, env: &[(&str, &str)], timeout: Dur
 /// The environment the Node scripts read; none of it is inherited, so a developer's shell
 /// cannot change a run.
 const SCRIPT_KEYS: &[&str] = &["HUB_URL", "SCREENSHOT", "TIMEOUT_MS"];
-const SCRIPT_PREFIXES: &[&str] = &["DL_", "CHAT_", "WEBCHAT_"];
+const SCRIPT_PREFIXES: &[&str] = &["DL_", "CHAT_", "WEBCHAT_", "CALL_"];
 
 /// Runs `node compat/<script>` with `env` until it exits or `timeout` passes. `timeout_key` is the
 /// variable that sets the script's own deadline, put just under `timeout` unless `env` sets it.
