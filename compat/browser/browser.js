@@ -104,10 +104,30 @@ async function until(check, timeoutMs, what, describe = () => '') {
   }
 }
 
+// A new tab on a phone-sized screen (a new browser context: cookies and storage of its own) with
+// its console going to stderr, at `url`; `microphone: true` allows the microphone without a prompt.
+async function openPhone(browser, url, { microphone = false } = {}) {
+  const context = await browser.newContext({
+    locale: 'en-US',
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+    colorScheme: 'light',
+    // No entry animations: a screenshot shows settled bubbles.
+    reducedMotion: 'reduce',
+    permissions: microphone ? ['microphone'] : [],
+  });
+  const tab = await context.newPage();
+  logPageErrors(tab);
+  await tab.goto(url);
+  return tab;
+}
+
 function required(name) {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set`);
   return value;
 }
 
-module.exports = { run, out, logPageErrors, screenshot, until, required };
+module.exports = { run, out, logPageErrors, screenshot, until, openPhone, required };

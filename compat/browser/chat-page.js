@@ -10,7 +10,7 @@
 
 'use strict';
 
-const { run, out, logPageErrors, screenshot, until, required } = require('./browser');
+const { run, out, screenshot, until, openPhone, required } = require('./browser');
 
 // What the page shows, read from its DOM: one entry per transcript item.
 function transcript() {
@@ -28,19 +28,7 @@ run(async browser => {
   const send = process.env.CHAT_SEND || 'hi';
   const expected = process.env.CHAT_EXPECT || 'Echo: hi';
 
-  const context = await browser.newContext({
-    locale: 'en-US',
-    viewport: { width: 390, height: 844 },
-    deviceScaleFactor: 2,
-    isMobile: true,
-    hasTouch: true,
-    colorScheme: 'light',
-    // No entry animations: the screenshot shows settled bubbles.
-    reducedMotion: 'reduce',
-  });
-  const tab = await context.newPage();
-  logPageErrors(tab);
-  await tab.goto(`${hub}/chat`);
+  const tab = await openPhone(browser, `${hub}/chat`);
 
   const rendered = () => tab.evaluate(transcript);
   const describe = async () => `shown: ${JSON.stringify(await rendered())}`;

@@ -18,36 +18,11 @@
 'use strict';
 
 const fs = require('fs');
-const { run, out, logPageErrors, screenshot, until, required } = require('./browser');
+const { run, out, screenshot, until, openPhone, required } = require('./browser');
+const { fakeMicrophone, customerCall, said } = require('./call');
 
 // Each step's own limit: speech recognition and synthesis are slower than text.
 const STEP_MS = 40000;
-
-// What the call panel shows, read from its DOM: one entry per transcript line.
-function callLog() {
-  return [...document.querySelectorAll('#call-log > li')].map(li => ({
-    role: li.dataset.role,
-    name: li.dataset.name || null,
-    text: ((li.querySelector('.msg__bubble') || li).innerText || '').trim(),
-  }));
-}
-
-// The call panel's state, from the data attributes the page keeps for tests.
-function callPanel() {
-  const panel = document.getElementById('call-panel');
-  return {
-    state: panel.dataset.state,
-    conversationId: panel.dataset.conversationId || null,
-    heardMs: Number(panel.dataset.heardMs || 0),
-    sentMs: Number(panel.dataset.sentMs || 0),
-    status: document.getElementById('call-status').textContent,
-  };
-}
-
-// Recognisers differ in capitals and in a closing full stop; the words must match exactly.
-function said(text) {
-  return text.trim().toLowerCase().replace(/[.!?,;:]+$/, '').trim();
-}
 
 run(
   async browser => {
@@ -59,30 +34,11 @@ run(
     const then = process.env.CALL_THEN || '';
     const thenExpected = process.env.CALL_THEN_EXPECT || '';
 
-    const context = await browser.newContext({
-      locale: 'en-US',
-      viewport: { width: 390, height: 844 },
-      deviceScaleFactor: 2,
-      isMobile: true,
-      hasTouch: true,
-      colorScheme: 'light',
-      reducedMotion: 'reduce',
-      permissions: ['microphone'],
-    });
-    const tab = await context.newPage();
-    logPageErrors(tab);
-    await tab.goto(`${hub}/chat`);
+    const tab = await openPhone(browser, `${hub}/chat`, { microphone: true });
     await tab.locator('#call').click();
 
-    const panel = () => tab.evaluate(callPanel);
-    const lines = () => tab.evaluate(callLog);
+    const { panel, lines, live, connected } = customerCall(tab);
     const describe = async () => `call panel: ${JSON.stringify(await panel())}; call log: ${JSON.stringify(await lines())}`;
-    // Fails at once when the call is over before its time.
-    const live = async () => {
-      const state = await panel();
-      if (state.state === 'failed' || state.state === 'ended') throw new Error(`the call ${state.state} early: "${state.status}"`);
-      return state;
-    };
     // The first line after index `from` that `matches`, as `{ index }`; null while there is none.
     // A line already shown counts even if the call has ended since.
     const find = async (from, matches) => {
@@ -95,16 +51,7 @@ run(
     const contains = text => line => line.text.toLowerCase().includes(text.toLowerCase());
 
     try {
-      const connected = await until(
-        async () => {
-          const state = await live();
-          return state.state === 'connected' && state;
-        },
-        STEP_MS,
-        'the call being connected',
-        describe,
-      );
-      out(`CALL ${connected.conversationId}`);
+      await connected(STEP_MS, describe);
       const first = await until(() => find(-1, customerSaid(says)), STEP_MS, `the customer line "${says}"`, describe);
       await until(
         () => find(-1, line => line.role === 'bot' && contains(expected)(line)),
@@ -142,13 +89,7 @@ run(
   },
   {
     timeoutMs: 90000,
-    // A fake microphone playing CALL_AUDIO once, allowed without a prompt; and the hub's speech
-    // played whatever Chromium thinks of the gesture that started the call.
-    args: [
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${process.env.CALL_AUDIO || ''}%noloop`,
-      '--autoplay-policy=no-user-gesture-required',
-    ],
+    // CALL_AUDIO as the microphone.
+    args: fakeMicrophone(process.env.CALL_AUDIO),
   },
 );

@@ -598,7 +598,19 @@ impl Hub {
         id: ConversationId,
         text: &str,
     ) -> Result<(String, Seq), EngineError> {
-        self.agent_writes(agent, id, text, false).await
+        self.agent_writes(agent, id, text, false, None).await
+    }
+
+    /// What `agent` said on a call they own, as recognised: stored and shown like a message,
+    /// marked `channelData.voice.spoken` so the call does not speak it to the caller again.
+    pub async fn agent_spoke(
+        self: &Arc<Self>,
+        agent: &UserName,
+        id: ConversationId,
+        text: &str,
+    ) -> Result<(String, Seq), EngineError> {
+        self.agent_writes(agent, id, text, false, Some(json!({"voice": {"spoken": true}})))
+            .await
     }
 
     /// `agent` writes an internal note on a conversation they own: stored for agents and
@@ -609,7 +621,7 @@ impl Hub {
         id: ConversationId,
         text: &str,
     ) -> Result<(String, Seq), EngineError> {
-        self.agent_writes(agent, id, text, true).await
+        self.agent_writes(agent, id, text, true, None).await
     }
 
     async fn agent_writes(
@@ -618,6 +630,7 @@ impl Hub {
         id: ConversationId,
         text: &str,
         note: bool,
+        channel_data: Option<serde_json::Value>,
     ) -> Result<(String, Seq), EngineError> {
         if text.trim().is_empty() {
             return Err(EngineError::Invalid("`text` must not be empty".to_owned()));
@@ -648,6 +661,7 @@ impl Hub {
             activity.channel_data = Some(json!({"switchboard": {"note": true}}));
             Visibility::AgentsOnly
         } else {
+            activity.channel_data = channel_data;
             Visibility::Everyone
         };
         let seq = self

@@ -255,6 +255,7 @@ fn voice_channel(config: &crate::config::VoiceConfig, hub: Arc<Hub>) -> Arc<voic
         settings: config.settings.clone(),
         stt,
         tts,
+        live: Default::default(),
     })
 }
 

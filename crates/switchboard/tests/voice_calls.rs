@@ -27,8 +27,13 @@ fn python() -> String {
     std::env::var("SWITCHBOARD_SPEECH_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 
-/// The recogniser, or `None` (after saying why) when a tool the tests need is missing.
-async fn tools() -> Option<Arc<Pocketsphinx>> {
+/// One call at a time: these tests listen to real-time audio, and two calls at once on a
+/// 2-core machine starve each other's speech engines.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The recogniser and this test's turn, or `None` (after saying why) when a tool the tests need
+/// is missing.
+async fn tools() -> Option<(Arc<Pocketsphinx>, tokio::sync::MutexGuard<'static, ()>)> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
         .with_test_writer()
@@ -51,7 +56,7 @@ async fn tools() -> Option<Arc<Pocketsphinx>> {
         missing.push(format!("pocketsphinx: {e}"));
     }
     if missing.is_empty() {
-        return Some(stt);
+        return Some((stt, SERIAL.lock().await));
     }
     let missing = missing.join(", ");
     if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -61,10 +66,9 @@ async fn tools() -> Option<Arc<Pocketsphinx>> {
     None
 }
 
-/// `text` spoken by espeak-ng, as an 8 kHz μ-law WAV that sipp streams as is.
-fn record(dir: &Path, name: &str, text: &str) -> PathBuf {
+/// `text` spoken by espeak-ng (22.05 kHz WAV), in `dir`.
+fn espeak(dir: &Path, name: &str, text: &str) -> PathBuf {
     let wide = dir.join(format!("{name}-22k.wav"));
-    let out = dir.join(format!("{name}.wav"));
     let ok = std::process::Command::new("espeak-ng")
         .args(["-v", "en-us", "-s", "150", "-w"])
         .arg(&wide)
@@ -73,14 +77,31 @@ fn record(dir: &Path, name: &str, text: &str) -> PathBuf {
         .unwrap()
         .success();
     assert!(ok, "espeak-ng failed");
+    wide
+}
+
+/// `sox <inputs> <format> <output> <effects>`.
+fn sox(inputs: &[PathBuf], format: &[&str], output: &Path, effects: &[String]) {
     let ok = std::process::Command::new("sox")
-        .arg(&wide)
-        .args(["-r", "8000", "-c", "1", "-e", "u-law"])
-        .arg(&out)
+        .args(inputs)
+        .args(format)
+        .arg(output)
+        .args(effects)
         .status()
         .unwrap()
         .success();
     assert!(ok, "sox failed");
+}
+
+/// `text` spoken by espeak-ng, as an 8 kHz μ-law WAV that sipp streams as is.
+fn record(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let out = dir.join(format!("{name}.wav"));
+    sox(
+        &[espeak(dir, name, text)],
+        &["-r", "8000", "-c", "1", "-e", "u-law"],
+        &out,
+        &[],
+    );
     out
 }
 
@@ -149,6 +170,7 @@ async fn hub_with_voice(
         settings,
         stt,
         tts: Arc::new(EspeakNg::default()),
+        live: Default::default(),
     });
     let stop = CancellationToken::new();
     tokio::spawn(voice::calls::serve(voice, socket, stop.clone()));
@@ -287,21 +309,47 @@ async fn heard(stt: &Pocketsphinx, audio: &Audio, phrases: &[&str]) -> Option<us
         std::fs::write(format!("{dir}/prompt-{}.wav", audio.duration_ms()), audio.to_wav()).unwrap();
     }
     let text = stt.recognize(audio, Grammar::of(phrases).as_ref()).await.unwrap()?;
-    let words = |s: &str| -> Vec<String> {
-        s.to_lowercase()
-            .chars()
-            .map(|c| if c.is_alphanumeric() || c == '\'' { c } else { ' ' })
-            .collect::<String>()
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect()
-    };
-    let got = words(&text);
+    let got = voice::calls::words(&text);
     eprintln!("heard {:?} in {} ms of audio", text, audio.duration_ms());
     phrases.iter().position(|p| {
-        let expected = words(p);
+        let expected = voice::calls::words(p);
         got.len() * 2 >= expected.len() && expected.starts_with(&got)
     })
+}
+
+/// A hub on the sample configuration, its demo bot answering.
+async fn sample_with_demo_bot(tag: &str) -> TestHub {
+    let bot = start_demo_bot().await;
+    TestHub::new(tag, &config::SAMPLE.replace(SAMPLE_BOT_ENDPOINT, &bot)).await
+}
+
+/// Runs the browser script `script` against a hub on the sample configuration, the fake
+/// microphone saying `parts` (see [`microphone`]) and `env` besides HUB_URL, CALL_AUDIO and
+/// SCREENSHOT (`shot` in the test's directory, or in `$SWITCHBOARD_SCREENSHOTS` — docs/img for
+/// the pictures docs/voice.md shows). `None` when the browser is missing (said so).
+async fn in_chromium(
+    tag: &str,
+    script: &str,
+    parts: &[(f32, &str)],
+    env: &[(&str, &str)],
+    shot: &str,
+) -> Option<(TestHub, common::compat::ClientRun)> {
+    let f = sample_with_demo_bot(tag).await;
+    let mic = microphone(&f.dir, parts, 8.0);
+    let screenshot = std::env::var("SWITCHBOARD_SCREENSHOTS")
+        .map(|d| PathBuf::from(d).join(shot))
+        .unwrap_or_else(|_| f.dir.join(shot));
+    let mut all = vec![
+        ("HUB_URL", f.base.as_str()),
+        ("CALL_AUDIO", mic.to_str().unwrap()),
+        ("SCREENSHOT", screenshot.to_str().unwrap()),
+    ];
+    all.extend_from_slice(env);
+    let Some(run) = common::compat::run_browser_script(script, &all, Duration::from_secs(150)).await else {
+        f.finish().await;
+        return None;
+    };
+    Some((f, run))
 }
 
 async fn start_demo_bot() -> String {
@@ -313,7 +361,7 @@ async fn start_demo_bot() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_reaches_the_bot_as_text_hears_its_reply_and_escalates_with_the_call_transcript() {
-    let Some(stt) = tools().await else { return };
+    let Some((stt, _turn)) = tools().await else { return };
     let bot = start_demo_bot().await;
     let (f, sip, stop) = hub_with_voice("voice-call", &bot, Duration::from_secs(3600), stt.clone()).await;
     let balance = record(&f.dir, "balance", "check my balance");
@@ -416,7 +464,7 @@ async fn a_call_reaches_the_bot_as_text_hears_its_reply_and_escalates_with_the_c
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_to_a_bot_that_is_down_hears_why_and_waits_for_a_person() {
-    let Some(stt) = tools().await else { return };
+    let Some((stt, _turn)) = tools().await else { return };
     let down = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}/api/messages", l.local_addr().unwrap())
@@ -466,7 +514,7 @@ async fn a_call_to_a_bot_that_is_down_hears_why_and_waits_for_a_person() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_still_with_the_bot_at_its_limit_is_told_and_hung_up() {
-    let Some(stt) = tools().await else { return };
+    let Some((stt, _turn)) = tools().await else { return };
     let bot = start_demo_bot().await;
     let (f, sip, stop) = hub_with_voice("voice-limit", &bot, Duration::from_secs(3), stt.clone()).await;
     let (captured, capture_port, stop_capture) = Captured::start().await;
@@ -508,68 +556,47 @@ impl SynthesizeMs for EspeakNg {
 /// A fake microphone for Chromium: each `(pause_s, text)` spoken by espeak-ng after that much
 /// silence, then `tail_s` of silence, as a 16 kHz 16-bit WAV.
 fn microphone(dir: &Path, parts: &[(f32, &str)], tail_s: f32) -> PathBuf {
-    let mut files = Vec::new();
-    for (i, (pause, text)) in parts.iter().enumerate() {
-        let spoken = dir.join(format!("mic-{i}-22k.wav"));
-        let ok = std::process::Command::new("espeak-ng")
-            .args(["-v", "en-us", "-s", "150", "-w"])
-            .arg(&spoken)
-            .arg(text)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "espeak-ng failed");
-        let part = dir.join(format!("mic-{i}.wav"));
-        let ok = std::process::Command::new("sox")
-            .arg(&spoken)
-            .args(["-r", "16000", "-c", "1", "-b", "16"])
-            .arg(&part)
-            .args(["pad", &pause.to_string(), "0"])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "sox failed");
-        files.push(part);
-    }
+    let files: Vec<PathBuf> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, (pause, text))| {
+            let part = dir.join(format!("mic-{i}.wav"));
+            let spoken = espeak(dir, &format!("mic-{i}"), text);
+            sox(
+                &[spoken],
+                &["-r", "16000", "-c", "1", "-b", "16"],
+                &part,
+                &["pad".into(), pause.to_string(), "0".into()],
+            );
+            part
+        })
+        .collect();
     let out = dir.join("microphone.wav");
-    let ok = std::process::Command::new("sox")
-        .args(&files)
-        .arg(&out)
-        .args(["pad", "0", &tail_s.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "sox failed");
+    sox(&files, &[], &out, &["pad".into(), "0".into(), tail_s.to_string()]);
     out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_chromium_the_chat_page_calls_the_bot_hears_it_and_is_queued_for_a_person() {
-    let Some(_stt) = tools().await else { return };
-    let bot = start_demo_bot().await;
-    let f = TestHub::new("voice-browser", &config::SAMPLE.replace(SAMPLE_BOT_ENDPOINT, &bot)).await;
+    let Some((_stt, _turn)) = tools().await else { return };
     // The caller talks over the greeting (barge-in), lets the answer play out, then asks for
     // a person. (Talking over the answer as well would test the browser's echo canceller on
     // synthetic speech, which clips the word.)
-    let mic = microphone(&f.dir, &[(3.0, "check my balance"), (17.0, "talk to an agent")], 8.0);
-    let screenshot = f.dir.join("voice-call.png");
-    let Some(run) = common::compat::run_browser_script(
+    let Some((f, run)) = in_chromium(
+        "voice-browser",
         "browser/voice-call.js",
+        &[(3.0, "check my balance"), (20.0, "talk to an agent")],
         &[
-            ("HUB_URL", f.base.as_str()),
-            ("CALL_AUDIO", mic.to_str().unwrap()),
             ("CALL_SAYS", "check my balance"),
             ("CALL_EXPECT", "can't read balances"),
             // The button's label, said: the bot gets the button's value.
             ("CALL_THEN", "agent"),
             ("CALL_THEN_EXPECT", "connect you with one of our agents"),
-            ("SCREENSHOT", screenshot.to_str().unwrap()),
         ],
-        Duration::from_secs(150),
+        "voice-call.png",
     )
     .await
     else {
-        f.finish().await;
         return;
     };
     assert!(run.success, "the call from the chat page failed:\n{}", run.report());
@@ -625,9 +652,8 @@ where
 async fn a_browser_call_sends_keypad_presses_as_dtmf_and_explains_bad_messages() {
     use futures::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
-    let Some(_stt) = tools().await else { return };
-    let bot = start_demo_bot().await;
-    let f = TestHub::new("voice-browser-keys", &config::SAMPLE.replace(SAMPLE_BOT_ENDPOINT, &bot)).await;
+    let Some((_stt, _turn)) = tools().await else { return };
+    let f = sample_with_demo_bot("voice-browser-keys").await;
     let url = format!("{}/chat/call", f.base.replace("http://", "ws://"));
     let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
     let call = next_text(&mut socket).await;
@@ -718,5 +744,234 @@ async fn a_browser_call_without_the_speech_engines_is_refused_in_words_for_peopl
         .await
         .unwrap();
     assert!(calls.is_empty());
+    f.finish().await;
+}
+
+/// `text` spoken by espeak-ng as 8 kHz 16-bit samples, with `pad_s` of silence after it.
+fn spoken_pcm(dir: &Path, name: &str, text: &str, pad_s: f32) -> Vec<i16> {
+    let raw = dir.join(format!("{name}.raw"));
+    sox(
+        &[espeak(dir, name, text)],
+        &["-r", "8000", "-c", "1", "-b", "16", "-e", "signed", "-t", "raw"],
+        &raw,
+        &["pad".into(), "0.3".into(), pad_s.to_string()],
+    );
+    std::fs::read(&raw)
+        .unwrap()
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
+/// Sends `samples` on a call's socket as the pages do: 20 ms binary messages, in real time.
+async fn stream_pcm<S>(socket: &mut S, samples: &[i16])
+where
+    S: futures::Sink<tokio_tungstenite::tungstenite::Message> + Unpin,
+    S::Error: std::fmt::Debug,
+{
+    use futures::SinkExt;
+    let mut clock = tokio::time::interval(Duration::from_millis(20));
+    for frame in samples.chunks(160) {
+        clock.tick().await;
+        let bytes: Vec<u8> = frame.iter().flat_map(|s| s.to_le_bytes()).collect();
+        socket
+            .send(tokio_tungstenite::tungstenite::Message::Binary(bytes.into()))
+            .await
+            .unwrap();
+    }
+}
+
+/// The audio messages that arrive on `socket` within `within`: how many ms, the loudest
+/// sample, and the frames themselves.
+async fn loudest<S>(socket: &mut S, within: Duration) -> (u64, i32, std::collections::HashSet<Vec<i16>>)
+where
+    S: futures::Stream<Item = Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>>
+        + Unpin,
+{
+    use futures::StreamExt;
+    let deadline = tokio::time::Instant::now() + within;
+    let (mut ms, mut peak, mut frames) = (0u64, 0i32, std::collections::HashSet::new());
+    while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, socket.next()).await {
+        if let tokio_tungstenite::tungstenite::Message::Binary(bytes) = message {
+            ms += (bytes.len() / 16) as u64;
+            let frame: Vec<i16> = bytes
+                .chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                .collect();
+            peak = peak.max(frame.iter().map(|s| i32::from(*s).abs()).max().unwrap_or(0));
+            frames.insert(frame);
+        }
+    }
+    (ms, peak, frames)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_who_takes_a_call_hears_the_caller_and_the_caller_hears_the_agent() {
+    use common::people::Person;
+    let Some((_stt, _turn)) = tools().await else { return };
+    let f = sample_with_demo_bot("voice-agent-audio").await;
+    let ws = f.base.replace("http://", "ws://");
+    let carol = Person::sign_in(&f, "carol").await;
+    carol.presence("available").await;
+    let bob = Person::sign_in(&f, "bob").await;
+
+    // A caller asks the bot for a person.
+    let (customer, _) = tokio_tungstenite::connect_async(format!("{ws}/chat/call"))
+        .await
+        .unwrap();
+    let (mut to_hub, mut from_hub) = futures::StreamExt::split(customer);
+    let call = next_text(&mut from_hub).await;
+    let id = domain::ConversationId::parse(call["conversationId"].as_str().unwrap()).unwrap();
+    let asking = spoken_pcm(&f.dir, "ask", "talk to an agent", 1.2);
+    stream_pcm(&mut to_hub, &asking).await;
+    carol.offered(id).await;
+    let (status, accepted) = carol
+        .post(&format!("/api/v1/conversations/{id}/accept"), serde_json::json!({}))
+        .await;
+    assert_eq!(status, 200, "{accepted}");
+    let (_, detail) = carol.get(&format!("/api/v1/conversations/{id}")).await;
+    assert_eq!(detail["call"], true, "{detail}");
+
+    // Only the agent who has the call joins its audio.
+    let join = |token: &str| {
+        let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "{ws}/api/v1/conversations/{id}/audio"
+        ))
+        .unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        tokio_tungstenite::connect_async(request)
+    };
+    match join(&bob.token).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("bob joined carol's call: {:?}", other.map(|_| ())),
+    }
+    let (agent, _) = join(&carol.token).await.unwrap();
+    let (mut agent_out, mut agent_in) = futures::StreamExt::split(agent);
+    let hello = next_text(&mut agent_in).await;
+    assert_eq!(hello["type"], "connected", "{hello}");
+
+    // The caller speaks: carol hears it.
+    let speech = spoken_pcm(&f.dir, "caller", "my card was stolen yesterday", 0.5);
+    let ((), (heard_ms, peak, heard)) = tokio::join!(
+        stream_pcm(&mut to_hub, &speech),
+        loudest(&mut agent_in, Duration::from_secs(4))
+    );
+    assert!(
+        heard_ms >= 1500 && peak >= 2000,
+        "carol heard {heard_ms} ms, peak {peak}"
+    );
+    // What she heard is the caller's audio itself, frame for frame.
+    let loud = |frames: &[i16]| -> Vec<Vec<i16>> {
+        frames
+            .chunks_exact(160)
+            .filter(|f| f.iter().any(|s| s.unsigned_abs() > 1000))
+            .map(<[i16]>::to_vec)
+            .collect()
+    };
+    let passed = loud(&speech).iter().filter(|f| heard.contains(*f)).count();
+    assert!(
+        passed * 10 >= loud(&speech).len() * 9,
+        "{passed} of {} frames",
+        loud(&speech).len()
+    );
+
+    // Carol speaks: the caller hears her, and her words are in the transcript as hers.
+    let said = spoken_pcm(&f.dir, "carol", "I have blocked your card", 1.5);
+    let ((), (caller_ms, caller_peak, caller_heard)) = tokio::join!(
+        stream_pcm(&mut agent_out, &said),
+        loudest(&mut from_hub, Duration::from_secs(5))
+    );
+    assert!(
+        caller_ms >= 1500 && caller_peak >= 2000,
+        "the caller heard {caller_ms} ms, peak {caller_peak}"
+    );
+    let passed = loud(&said).iter().filter(|f| caller_heard.contains(*f)).count();
+    assert!(
+        passed * 10 >= loud(&said).len() * 9,
+        "{passed} of {} frames",
+        loud(&said).len()
+    );
+    let mut spoken = None;
+    for _ in 0..100 {
+        let log = transcript(&f, id).await;
+        spoken = log
+            .into_iter()
+            .find(|(kind, role, _, data)| kind == "message" && role == "Agent" && data["voice"]["spoken"] == true);
+        if spoken.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let spoken = spoken.expect("carol's words were recognised into the transcript");
+    assert!(!spoken.2.trim().is_empty());
+
+    // Carol hands the call to bob: her audio stops, he joins; bob ends the conversation and
+    // the call ends for him too.
+    bob.presence("available").await;
+    let (status, moved) = carol
+        .post(
+            &format!("/api/v1/conversations/{id}/transfer"),
+            serde_json::json!({"agent": "bob"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{moved}");
+    let gone = next_text(&mut agent_in).await;
+    assert_eq!(
+        (&gone["type"], &gone["reason"]),
+        (&"ended".into(), &"the call is no longer yours".into())
+    );
+    // A transfer to a person gives it to them at once (docs/agents.md).
+    assert_eq!(moved["owner"]["name"], "bob", "{moved}");
+    let (bobs, _) = join(&bob.token).await.unwrap();
+    let (_, mut agent_in) = futures::StreamExt::split(bobs);
+    assert_eq!(next_text(&mut agent_in).await["type"], "connected");
+    let (status, _) = bob
+        .post(&format!("/api/v1/conversations/{id}/end"), serde_json::json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let ended = next_text(&mut agent_in).await;
+    assert_eq!(ended["type"], "ended", "{ended}");
+    f.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_an_agent_takes_a_call_from_the_chat_page_and_hears_the_caller() {
+    let Some((_stt, _turn)) = tools().await else { return };
+    // The caller asks for a person, then keeps talking while carol accepts and joins.
+    let Some((f, run)) = in_chromium(
+        "voice-agent-page",
+        "browser/agent-call.js",
+        &[
+            (3.0, "talk to an agent"),
+            (9.0, "my card was stolen yesterday and I need a new one"),
+            (1.5, "please block it now, I can wait while you do it"),
+            (1.5, "thank you, I will stay on the line"),
+        ],
+        &[
+            ("PASSWORD", common::people::PASSWORD),
+            ("AGENT", "carol"),
+            ("CALL_THEN", "agent"),
+        ],
+        "agent-call.png",
+    )
+    .await
+    else {
+        return;
+    };
+    assert!(run.success, "the agent did not take the call:\n{}", run.report());
+    let conversation = the_call(&f).await;
+    assert_eq!(
+        conversation
+            .milestones
+            .agents
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>(),
+        ["carol"],
+        "{conversation:?}"
+    );
+    assert_ne!(conversation.state, ConversationState::Active, "carol ended it");
     f.finish().await;
 }

@@ -69,6 +69,51 @@ pub struct Voice {
     pub settings: VoiceSettings,
     pub stt: Arc<dyn SpeechToText>,
     pub tts: Arc<dyn TextToSpeech>,
+    /// The calls in progress, for agents to join their audio.
+    pub live: LiveCalls,
+}
+
+/// The calls in progress on this hub, by conversation.
+#[derive(Debug, Default)]
+pub struct LiveCalls(Mutex<HashMap<ConversationId, CallAudio>>);
+
+impl LiveCalls {
+    /// The audio of the call of conversation `id`, while it lasts.
+    pub fn get(&self, id: ConversationId) -> Option<CallAudio> {
+        self.0.lock().expect("not poisoned").get(&id).cloned()
+    }
+
+    /// Whether conversation `id` is a call in progress.
+    pub fn contains(&self, id: ConversationId) -> bool {
+        self.0.lock().expect("not poisoned").contains_key(&id)
+    }
+
+    fn insert(&self, id: ConversationId, audio: CallAudio) {
+        self.0.lock().expect("not poisoned").insert(id, audio);
+    }
+
+    fn remove(&self, id: ConversationId) {
+        self.0.lock().expect("not poisoned").remove(&id);
+    }
+}
+
+/// A call's audio for an agent on it: what the caller says, and a way to talk to them.
+#[derive(Debug, Clone)]
+pub struct CallAudio {
+    /// The caller's audio as it arrives, 8 kHz.
+    pub caller: tokio::sync::broadcast::Sender<Arc<Vec<i16>>>,
+    /// Speech for the caller to hear, from an agent, 8 kHz: the agent's speech stops any
+    /// prompt, and each of their utterances is recognised into the transcript as theirs.
+    pub agent: mpsc::Sender<AgentAudio>,
+    /// Cancelled when the call ends.
+    pub ended: CancellationToken,
+}
+
+/// Some of an agent's speech on a call.
+#[derive(Debug)]
+pub struct AgentAudio {
+    pub agent: domain::names::UserName,
+    pub samples: Vec<i16>,
 }
 
 impl Voice {
@@ -613,8 +658,27 @@ impl Speaker {
     /// A prompt starts after `idle` of silence.
     fn starts(&mut self, idle: Duration) {
         if let Speaker::Rtp { out, .. } = self {
-            // The timestamp moves on by the silence since the last prompt.
+            // A new talkspurt; the timestamp moves on by the silence since the last one.
+            out.interrupt();
             out.skip((idle.as_millis().min(3_600_000) as u32) * (TELEPHONE_RATE / 1000));
+        }
+    }
+
+    /// Sends `samples` at once: audio that comes paced already (an agent's microphone).
+    async fn say_now(&mut self, samples: &[i16]) {
+        match self {
+            Speaker::Rtp { socket, to, out } => {
+                for packet in out.audio(samples) {
+                    let _ = socket.send_to(&packet, *to).await;
+                }
+            }
+            Speaker::Pcm { to, pending } => {
+                pending.extend_from_slice(samples);
+                while pending.len() >= SAMPLES_PER_PACKET {
+                    let frame: Vec<i16> = pending.drain(..SAMPLES_PER_PACKET).collect();
+                    let _ = to.send(frame).await;
+                }
+            }
         }
     }
 
@@ -692,6 +756,22 @@ impl CallTask {
         let Ok(conversation) = conversation.await else {
             return None;
         };
+        let (caller_audio, _) = tokio::sync::broadcast::channel(64);
+        let (agent_audio, agent_rx) = mpsc::channel(64);
+        let call_ended = CancellationToken::new();
+        self.voice.live.insert(
+            conversation,
+            CallAudio {
+                caller: caller_audio.clone(),
+                agent: agent_audio,
+                ended: call_ended.clone(),
+            },
+        );
+        let _registered = Registered {
+            live: &self.voice.live,
+            id: conversation,
+            ended: call_ended,
+        };
         let hub = self.voice.hub.clone();
         let mut live = hub.watch(conversation);
         let shared = Arc::new(Shared::default());
@@ -699,9 +779,18 @@ impl CallTask {
         let done = CancellationToken::new();
         let (utterances, utterance_rx) = mpsc::unbounded_channel::<Heard>();
 
-        let player = tokio::spawn(play(self.voice.tts.clone(), self.speaker, shared.clone(), prompt_rx));
+        let speaker = Arc::new(tokio::sync::Mutex::new(self.speaker));
+        let player = tokio::spawn(play(self.voice.tts.clone(), speaker.clone(), shared.clone(), prompt_rx));
+        let bridge = tokio::spawn(bridge(
+            self.voice.clone(),
+            conversation,
+            agent_rx,
+            speaker,
+            shared.clone(),
+        ));
         let listener = tokio::spawn(listen(
             self.ear,
+            caller_audio,
             shared.clone(),
             utterances,
             self.voice.settings.dtmf_pause,
@@ -726,6 +815,10 @@ impl CallTask {
                 let _ = lines.send(line);
             }
             if stored.activity.sender_role == SenderRole::Customer {
+                return;
+            }
+            if stored.activity.sender_role == SenderRole::Agent && spoken_on_the_call(stored) {
+                // The caller heard the agent say it.
                 return;
             }
             let Some(activity) = engine::customer_sees(stored, false) else {
@@ -813,6 +906,7 @@ impl CallTask {
         done.cancel();
         listener.abort();
         recogniser.abort();
+        bridge.abort();
         if hang_up_reason.is_some() {
             tokio::select! {
                 _ = player => {}
@@ -824,6 +918,82 @@ impl CallTask {
         tracing::info!(conversation.id = %conversation, "call finished");
         hang_up_reason
     }
+}
+
+/// Takes the call out of [`LiveCalls`] when its task ends, however it ends.
+struct Registered<'a> {
+    live: &'a LiveCalls,
+    id: ConversationId,
+    ended: CancellationToken,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.live.remove(self.id);
+        self.ended.cancel();
+    }
+}
+
+/// Whether an agent's message is what they said on the call (recognised), not typed.
+fn spoken_on_the_call(stored: &domain::activity::StoredActivity) -> bool {
+    serde_json::from_str::<Value>(&stored.activity.body)
+        .ok()
+        .is_some_and(|a| a["channelData"]["voice"]["spoken"] == json!(true))
+}
+
+/// Passes an agent's speech to the caller and recognises it into the transcript. While a
+/// prompt plays, the agent's silence is not sent (it would interleave with the prompt); their
+/// speech stops the prompt.
+async fn bridge(
+    voice: Arc<Voice>,
+    conversation: ConversationId,
+    mut from_agent: mpsc::Receiver<AgentAudio>,
+    speaker: Arc<tokio::sync::Mutex<Speaker>>,
+    shared: Arc<Shared>,
+) {
+    let mut endpointer = Endpointer::new(TELEPHONE_RATE);
+    let mut last_sent = tokio::time::Instant::now();
+    let (utterances, mut to_recognise) = mpsc::unbounded_channel::<(domain::names::UserName, Audio)>();
+    let recognising = voice.clone();
+    let recogniser = tokio::spawn(async move {
+        while let Some((agent, audio)) = to_recognise.recv().await {
+            match recognising.stt.recognize(&audio, None).await {
+                Ok(Some(text)) => {
+                    if let Err(e) = recognising.hub.agent_spoke(&agent, conversation, &text).await {
+                        tracing::debug!(conversation.id = %conversation, error = %e, "the agent's words were not stored");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(conversation.id = %conversation, error = %e, "recognising the agent failed"),
+            }
+        }
+    });
+    while let Some(AgentAudio { agent, samples }) = from_agent.recv().await {
+        let mut speaking = endpointer.speaking();
+        for event in endpointer.push(&samples) {
+            match event {
+                Endpoint::SpeechStarted => {
+                    speaking = true;
+                    shared.generation.fetch_add(1, Ordering::SeqCst);
+                }
+                Endpoint::Utterance(audio) => {
+                    let _ = utterances.send((agent.clone(), audio));
+                }
+                Endpoint::Nothing => {}
+            }
+        }
+        if shared.playing.load(Ordering::SeqCst) && !speaking {
+            continue;
+        }
+        let mut speaker = speaker.lock().await;
+        let idle = last_sent.elapsed();
+        if idle > Duration::from_millis(100) {
+            speaker.starts(idle);
+        }
+        speaker.say_now(&samples).await;
+        last_sent = tokio::time::Instant::now();
+    }
+    recogniser.abort();
 }
 
 /// A message of the call as a line of its live transcript (what the customer would see).
@@ -964,6 +1134,7 @@ enum Heard {
 /// Reads the caller's RTP: utterances and keypresses to the recogniser, barge-in to the player.
 async fn listen(
     mut ear: Ear,
+    tap: tokio::sync::broadcast::Sender<Arc<Vec<i16>>>,
     shared: Arc<Shared>,
     heard: mpsc::UnboundedSender<Heard>,
     dtmf_pause: Duration,
@@ -1005,6 +1176,9 @@ async fn listen(
                         return;
                     }
                     Some(FromCaller::Audio(samples)) => {
+                        if tap.receiver_count() > 0 {
+                            let _ = tap.send(Arc::new(samples.clone()));
+                        }
                         for event in endpointer.push(&samples) {
                             match event {
                                 Endpoint::SpeechStarted => {
@@ -1119,23 +1293,25 @@ async fn recognise(
 
 /// Whether a recogniser's answer is `phrase` (it answers in lower case, without punctuation).
 fn same_words(phrase: &str, heard: &str) -> bool {
-    let words = |s: &str| -> Vec<String> {
-        s.to_lowercase()
-            .chars()
-            .map(|c| if c.is_alphanumeric() || c == '\'' { c } else { ' ' })
-            .collect::<String>()
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect()
-    };
     words(phrase) == words(heard)
+}
+
+/// The words of `text` as a recogniser answers them: lower case, without punctuation.
+pub fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .chars()
+        .map(|c| if c.is_alphanumeric() || c == '\'' { c } else { ' ' })
+        .collect::<String>()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Speaks prompts in order as RTP, one packet per 20 ms; a barge-in drops what is playing and
 /// what was queued before it.
 async fn play(
     tts: Arc<dyn TextToSpeech>,
-    mut speaker: Speaker,
+    speaker: Arc<tokio::sync::Mutex<Speaker>>,
     shared: Arc<Shared>,
     mut prompts: mpsc::UnboundedReceiver<Prompt>,
 ) {
@@ -1151,7 +1327,10 @@ async fn play(
                 continue;
             }
         };
-        speaker.starts(tokio::time::Instant::now().duration_since(last_end));
+        speaker
+            .lock()
+            .await
+            .starts(tokio::time::Instant::now().duration_since(last_end));
         shared.playing.store(true, Ordering::SeqCst);
         let mut clock = tokio::time::interval(Duration::from_millis(20));
         clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -1161,12 +1340,12 @@ async fn play(
                 interrupted = true;
                 break;
             }
-            speaker.say(chunk, &mut clock).await;
+            speaker.lock().await.say(chunk, &mut clock).await;
         }
         if interrupted {
-            speaker.interrupt();
+            speaker.lock().await.interrupt();
         } else {
-            speaker.flush(&mut clock).await;
+            speaker.lock().await.flush(&mut clock).await;
         }
         shared.playing.store(false, Ordering::SeqCst);
         last_end = tokio::time::Instant::now();

@@ -8,6 +8,11 @@
 //
 // Everything that came from a customer, a bot or another agent is put into the page as text
 // (textContent, text nodes), never as HTML.
+//
+// A conversation that is a voice call in progress (its details say `call: true`) gets a call-audio
+// bar: joining opens `GET /api/v1/conversations/{id}/audio` (a WebSocket carrying the caller's
+// voice to the agent and the agent's microphone to the caller, as 8 kHz PCM), authenticated by
+// the same session cookie as everything else.
 (() => {
   'use strict';
 
@@ -52,6 +57,7 @@
     meTimer: null,
     detailsTimer: null,
     flashTimer: null,
+    audio: null, // the call-audio session of the selected conversation (see "call audio")
   };
 
   // ---- the API ----
@@ -194,6 +200,7 @@
 
   // Forgets everything of the signed-in person: socket, timers, conversations, offers.
   function teardown() {
+    dropAudio();
     state.me = null;
     const socket = state.socket;
     state.socket = null;
@@ -467,6 +474,7 @@
   function select(id) {
     if (state.selected === id) return;
     saveDraft();
+    dropAudio();
     state.selected = id;
     state.unread.delete(id);
     state.details = null;
@@ -484,6 +492,7 @@
 
   function deselect() {
     saveDraft();
+    dropAudio();
     state.selected = null;
     state.details = null;
     state.transcript = null;
@@ -526,6 +535,7 @@
     $('work-empty').hidden = Boolean(conversation);
     $('work').hidden = !conversation;
     renderContext(conversation);
+    renderCallAudio(conversation);
     if (!conversation) return;
     const wrapUp = conversation.state === 'wrap_up';
     $('work-title').textContent = customerName(conversation);
@@ -960,6 +970,169 @@
     if (state.offers.size) document.title = `(${state.offers.size}) Incoming · ${BASE_TITLE}`;
     else if (unread) document.title = `(${unread}) ${BASE_TITLE}`;
     else document.title = BASE_TITLE;
+  }
+
+  // ---- call audio ----
+  //
+  // While the selected conversation is a voice call in progress, the agent can join its audio:
+  // the caller's voice arrives on the socket as binary frames of 16-bit little-endian mono PCM at
+  // 8000 Hz (20 ms each) and is played through Web Audio; the agent's microphone goes back the
+  // same way. That audio is the /chat page's (`chat/call-audio.js`, loaded before this script,
+  // with its capture worklet); this section keeps the socket's protocol and the bar. Switching
+  // conversation, ending it or signing out closes the audio. The bar keeps `data-*` attributes
+  // for tests: the state, the audio heard and sent (ms), and the loudest sample heard
+  // (`data-peak`, 0..32767).
+
+  const CallAudio = window.SwitchboardCallAudio;
+
+  const audioBar = $('call-audio-bar');
+  const audioButton = $('call-audio');
+  const audioMute = $('call-audio-mute');
+
+  // Each socket and audio callback holds its own session and ignores everything once that session
+  // is over, so a late event of an old session cannot touch a new one.
+  function newAudioSession(id) {
+    const session = { id, over: false, connected: false, socket: null, line: null };
+    session.line = CallAudio.line({
+      unsupported: 'this browser can only join calls from a secure (https) page',
+      onChunk: chunk => sendAudio(session, chunk),
+      onHeard: line => {
+        if (state.audio !== session) return;
+        audioBar.dataset.heardMs = String(Math.round(line.heardMs));
+        audioBar.dataset.peak = String(line.peak);
+      },
+    });
+    return session;
+  }
+
+  const callInProgress = conversation => Boolean(conversation && isMine(conversation) &&
+    conversation.state === 'active' && conversation.call === true);
+
+  const audioLive = session => Boolean(session && !session.over);
+
+  function renderCallAudio(conversation) {
+    const session = state.audio;
+    // Ended (wrap-up) or no longer mine: the audio goes too.
+    if (audioLive(session) && !(conversation && isMine(conversation) && conversation.state === 'active')) {
+      endAudio(session, 'ended', 'Call ended');
+    }
+    const callable = callInProgress(conversation);
+    audioBar.hidden = !(callable || (session && session.id === state.selected));
+    const live = audioLive(state.audio);
+    audioButton.textContent = live ? 'Leave call audio' : 'Join call audio';
+    audioButton.setAttribute('aria-pressed', String(live));
+    audioButton.disabled = !live && !callable;
+    audioMute.disabled = !live;
+    const muted = live && state.audio.line.muted;
+    audioMute.textContent = muted ? 'Unmute' : 'Mute';
+    audioMute.setAttribute('aria-pressed', String(muted));
+  }
+
+  function setAudioState(session, kind, text) {
+    if (state.audio !== session) return;
+    audioBar.dataset.state = kind;
+    $('call-audio-status').textContent = text;
+    renderCallAudio(current());
+  }
+
+  function resetAudioBar() {
+    audioBar.dataset.state = 'idle';
+    audioBar.dataset.heardMs = '0';
+    audioBar.dataset.sentMs = '0';
+    audioBar.dataset.peak = '0';
+    $('call-audio-status').textContent = 'Not joined';
+  }
+
+  // Closes the audio at once (leaving, switching, signing out) and forgets it.
+  function dropAudio() {
+    const session = state.audio;
+    if (!session) return;
+    state.audio = null;
+    session.over = true;
+    releaseAudio(session);
+    resetAudioBar();
+    renderCallAudio(current());
+  }
+
+  audioButton.addEventListener('click', () => {
+    if (audioLive(state.audio)) dropAudio();
+    else joinAudio();
+  });
+
+  audioMute.addEventListener('click', () => {
+    const session = state.audio;
+    if (!audioLive(session)) return;
+    session.line.mute(!session.line.muted);
+    renderCallAudio(current());
+  });
+
+  async function joinAudio() {
+    const id = state.selected;
+    if (!id || !callInProgress(current())) return;
+    if (state.audio) dropAudio();
+    const session = newAudioSession(id);
+    state.audio = session;
+    resetAudioBar();
+    setAudioState(session, 'connecting', 'Connecting…');
+    // Before the socket: without a microphone the agent cannot talk to the caller.
+    const problem = await session.line.open();
+    if (problem) endAudio(session, 'failed', `Audio failed: ${problem}`);
+    // Failed, or left while the browser was asking for the microphone.
+    if (session.over) releaseAudio(session);
+    else openAudioSocket(session);
+  }
+
+  function openAudioSocket(session) {
+    const url = new URL(conversationPath(session.id, 'audio'), api);
+    url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const socket = new WebSocket(url);
+    socket.binaryType = 'arraybuffer';
+    session.socket = socket;
+    socket.addEventListener('message', event => {
+      if (session.over) return;
+      const message = session.line.receive(event.data);
+      if (!message) return;
+      if (message.type === 'connected') {
+        session.connected = true;
+        setAudioState(session, 'connected', 'On the call');
+      } else if (message.type === 'ended') {
+        endAudio(session, 'ended', 'Call ended');
+      } else if (message.type === 'error') {
+        if (!session.connected) endAudio(session, 'failed', `Audio failed: ${message.message || 'the hub refused'}`);
+        else console.warn('call audio: the hub said:', message.message);
+      }
+    });
+    // A close without `ended` is the line dropping, or (before `connected`) the hub refusing: the
+    // call is over, or not mine, or not on this hub.
+    socket.addEventListener('close', () => {
+      if (session.over) return;
+      if (session.connected) endAudio(session, 'ended', 'Call ended');
+      else endAudio(session, 'failed', 'Audio failed: the hub did not connect the call audio');
+    });
+  }
+
+  // The microphone goes out only once the hub has said the audio is connected.
+  function sendAudio(session, chunk) {
+    if (session.over || !session.connected) return;
+    if (session.line.send(session.socket, chunk) && state.audio === session) {
+      audioBar.dataset.sentMs = String(Math.round(session.line.sentMs));
+    }
+  }
+
+  // Ends the session once, whoever ended it; the bar shows why until the agent moves on.
+  function endAudio(session, kind, text) {
+    if (session.over) return;
+    session.over = true;
+    // The caller's last words are already scheduled: let them play out.
+    releaseAudio(session, kind === 'ended' ? session.line.tailMs() : 0);
+    setAudioState(session, kind, text);
+  }
+
+  // Safe to call again: joinAudio does, when the session ended while the microphone was opening.
+  function releaseAudio(session, lingerMs = 0) {
+    session.line.close(lingerMs);
+    const socket = session.socket;
+    if (socket && socket.readyState < WebSocket.CLOSING) socket.close(1000);
   }
 
   // ---- transfer, end, close ----

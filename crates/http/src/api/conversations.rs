@@ -184,6 +184,7 @@ pub(super) fn conversation_json(state: &AppState, details: &ConversationDetails)
         "escalation_summaries": details.escalation_summaries,
         "bot_engaged": c.bot_engaged,
         "agent_engaged": c.agent_engaged,
+        "call": state.voice.as_ref().is_some_and(|v| v.live.contains(c.id)),
         "offer": state.hub.offer(c.id).map(|o| json!({"agent": o.agent, "queue": o.queue, "expires_at": rfc3339(o.expires_at)})),
         "routing": details.routing.iter().map(|r| json!({
             "at": rfc3339(r.at),

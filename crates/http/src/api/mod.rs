@@ -4,6 +4,7 @@
 
 pub(crate) mod analytics;
 pub mod auth;
+mod call_audio;
 mod conversations;
 mod live;
 pub mod openapi;
@@ -26,6 +27,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(auth::routes())
         .merge(conversations::routes())
+        .merge(call_audio::routes())
         .merge(people::routes())
         .merge(live::routes())
         .merge(transcripts::routes())

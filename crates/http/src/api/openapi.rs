@@ -69,6 +69,7 @@ current state), `code` which rule, `message` explains it for people.
         super::conversations::force_close,
         super::conversations::offers,
         super::live::upgrade,
+        super::call_audio::upgrade,
         super::transcripts::search,
         super::transcripts::one,
         super::transcripts::export,
@@ -491,6 +492,9 @@ pub struct ConversationDetail {
     pub escalation_summaries: Vec<String>,
     pub bot_engaged: bool,
     pub agent_engaged: bool,
+    /// Whether it is a call in progress on this hub (voice channel): its owner can join the
+    /// audio at `/api/v1/conversations/{id}/audio`.
+    pub call: bool,
     /// The offer waiting for an agent's answer, if any.
     #[schema(required = true)]
     pub offer: Option<PendingOffer>,
@@ -662,6 +666,7 @@ mod tests {
         ("get", "/api/v1/conversations", true),
         ("get", "/api/v1/conversations/{id}", true),
         ("get", "/api/v1/conversations/{id}/transcript", true),
+        ("get", "/api/v1/conversations/{id}/audio", true),
         ("post", "/api/v1/conversations/{id}/accept", true),
         ("post", "/api/v1/conversations/{id}/decline", true),
         ("post", "/api/v1/conversations/{id}/pick", true),

@@ -1,5 +1,5 @@
 // The /chat page's microphone capture for a voice call, as an AudioWorklet module (loaded from
-// <hub>/chat/call-worklet.js by chat.js, so it falls under the page's `script-src 'self'`).
+// <hub>/chat/call-worklet.js by call-audio.js, so it falls under the page's `script-src 'self'`).
 //
 // The hub takes 16-bit little-endian mono PCM at 8000 Hz in 20 ms chunks (160 samples, 320
 // bytes). Web Audio renders 128-frame quanta of Float32, so this processor converts and
@@ -7,7 +7,7 @@
 // copied), which sends it on the call's WebSocket. It runs on the audio rendering thread:
 // nothing here may block or allocate more than one small buffer per chunk.
 //
-// chat.js asks for an 8000 Hz AudioContext, so normally the input is already at the hub's rate.
+// call-audio.js asks for an 8000 Hz AudioContext, so normally the input is already at the hub's rate.
 // A browser that refuses an 8 kHz context (or refuses to connect a microphone to one) gets the
 // default rate instead, and this processor decimates: each output sample is the average of the
 // input samples falling in its 1/8000 s window. That box filter is a crude anti-alias filter, but
@@ -50,7 +50,7 @@ class CaptureProcessor extends AudioWorkletProcessor {
         }
       }
     }
-    // Keep running for as long as the node exists; chat.js disconnects it when the call ends.
+    // Keep running for as long as the node exists; call-audio.js disconnects it when the call ends.
     return true;
   }
 

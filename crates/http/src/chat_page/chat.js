@@ -12,7 +12,8 @@
 // AudioWorklet (`call-worklet.js`) that turns it into 16-bit 8 kHz PCM in 20 ms binary
 // messages; the hub's binary messages (the same PCM) are played through Web Audio, scheduled
 // only a little ahead, so when the hub stops talking (the customer barged in) the speaker stops
-// almost at once. The hub's text messages say when the call is connected, carry the transcript
+// almost at once. That audio is `call-audio.js`'s (loaded before this script, and shared with
+// the agent workspace); this page keeps the call's protocol and its panel. The hub's text messages say when the call is connected, carry the transcript
 // (what the bot or agent said, what the hub heard the customer say, notices) and say when and
 // why the call ended; the page sends keypad presses as `dtmf` and `hangup` when the customer
 // hangs up. The call panel's data attributes (state, ms heard and sent) are for tests.
@@ -22,7 +23,6 @@
   // The hub's root, from this script's own URL (<hub>/chat/chat.js), so the page also works
   // behind a reverse proxy that mounts the hub under a path.
   const hub = new URL('../', document.currentScript.src);
-  const callWorklet = new URL('call-worklet.js', document.currentScript.src);
   const directLine = new URL('v3/directline/', hub);
   const SAVED = 'switchboard.chat';
   const SYSTEM = 'switchboard';
@@ -469,17 +469,8 @@
 
   // ---- the voice call ----
 
-  // The hub's audio format both ways: 16-bit little-endian mono PCM at 8000 Hz.
-  const CALL_RATE = 8000;
-  const SAMPLES_PER_MS = CALL_RATE / 1000;
-  // How far ahead of the playing position a frame from the hub is scheduled: enough to ride out
-  // network jitter; a frame that would land further ahead than the limit is dropped instead, so
-  // the speaker never lags behind the hub by more than that.
-  const PLAY_LEAD_S = 0.05;
-  const PLAY_AHEAD_MAX_S = 0.5;
-  // Microphone audio still unsent on a stalled socket (in bytes: half a second) after which
-  // chunks are dropped: late speech is worse than lost speech on a call.
-  const SEND_BACKLOG_MAX = 0.5 * CALL_RATE * 2;
+  // The microphone and the speaker (call-audio.js).
+  const CallAudio = window.SwitchboardCallAudio;
   const CALL_ROLES = ['bot', 'agent', 'customer', 'system'];
 
   const callButton = $('call');
@@ -507,17 +498,15 @@
       over: false,
       connected: false,
       socket: null,
-      stream: null,
-      context: null,
-      capture: null,
-      // When the last scheduled frame from the hub ends, in the AudioContext's time.
-      next: 0,
-      heardMs: 0,
-      sentMs: 0,
-      muted: false,
+      line: null,
       connectedAt: 0,
       clock: null,
     };
+    current.line = CallAudio.line({
+      unsupported: 'this browser can only call from a secure (https) page',
+      onChunk: chunk => sendAudio(current, chunk),
+      onHeard: line => (panel.dataset.heardMs = String(Math.round(line.heardMs))),
+    });
     phone = current;
     callLog.replaceChildren();
     keypadKeys.textContent = '';
@@ -533,92 +522,13 @@
     callButton.disabled = true;
     setCallStatus(current, 'connecting', 'Connecting…');
     panel.focus();
-    try {
-      // Before the socket: a customer who refuses the microphone has not called anyone.
-      await openAudio(current);
-    } catch (e) {
-      if (!current.over) {
-        console.warn('call: the audio did not start:', e);
-        endCall(current, 'failed', `Call failed: ${audioProblem(e)}`);
-      }
-    }
+    // Before the socket: a customer who refuses the microphone has not called anyone.
+    const problem = await current.line.open();
+    if (problem) endCall(current, 'failed', `Call failed: ${problem}`);
     // Failed, or hung up while the browser was asking for the microphone (which it may have
     // given since).
     if (current.over) release(current);
     else dial(current);
-  }
-
-  function audioProblem(error) {
-    switch (error && error.name) {
-      case 'NotAllowedError':
-      case 'SecurityError':
-        return 'the microphone was not allowed';
-      case 'NotFoundError':
-      case 'OverconstrainedError':
-        return 'no microphone was found';
-      case 'NotReadableError':
-        return 'the microphone is in use by another application';
-      case 'Unsupported':
-        return error.message;
-      default:
-        return 'the call audio could not start';
-    }
-  }
-
-  function newAudioContext(rate) {
-    try {
-      return new AudioContext(rate ? { sampleRate: rate } : undefined);
-    } catch (e) {
-      // A browser without 8 kHz contexts: the worklet resamples from the default rate.
-      return new AudioContext();
-    }
-  }
-
-  async function openAudio(current) {
-    if (!window.isSecureContext || !navigator.mediaDevices || !window.AudioWorkletNode) {
-      const error = new Error('this browser can only call from a secure (https) page');
-      error.name = 'Unsupported';
-      throw error;
-    }
-    // Made while the click still counts as the user's gesture, so it may play sound.
-    current.context = newAudioContext(CALL_RATE);
-    current.stream = await navigator.mediaDevices.getUserMedia({
-      audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
-    });
-    if (current.over) return;
-    try {
-      await captureInto(current);
-    } catch (e) {
-      // Some browsers cannot connect a microphone to a context at another rate than its own.
-      if (e.name !== 'NotSupportedError' || current.context.sampleRate !== CALL_RATE || current.over) throw e;
-      current.context.close().catch(() => {});
-      current.context = newAudioContext();
-      await captureInto(current);
-    }
-  }
-
-  // Microphone → capture worklet → a muted gain → the speaker: the worklet posts the PCM chunks,
-  // and the silent path to the destination makes sure the graph pulls it in every browser.
-  async function captureInto(current) {
-    const context = current.context;
-    await context.audioWorklet.addModule(callWorklet);
-    if (current.over) return;
-    const microphone = context.createMediaStreamSource(current.stream);
-    const capture = new AudioWorkletNode(context, 'switchboard-capture', {
-      numberOfInputs: 1,
-      numberOfOutputs: 1,
-      outputChannelCount: [1],
-      channelCount: 1,
-      channelCountMode: 'explicit',
-      channelInterpretation: 'speakers',
-    });
-    capture.port.onmessage = event => sendAudio(current, event.data);
-    const silent = context.createGain();
-    silent.gain.value = 0;
-    microphone.connect(capture).connect(silent).connect(context.destination);
-    current.capture = capture;
-    // Not awaited: where autoplay is refused it never settles, and the call still works silently.
-    context.resume().catch(() => {});
   }
 
   function dial(current) {
@@ -627,16 +537,8 @@
     current.socket = socket;
     socket.onmessage = event => {
       if (current.over) return;
-      if (typeof event.data !== 'string') {
-        play(current, event.data);
-        return;
-      }
-      let message;
-      try {
-        message = JSON.parse(event.data);
-      } catch (e) {
-        return;
-      }
+      const message = current.line.receive(event.data);
+      if (!message) return;
       if (message.type === 'call') connected(current, message.conversationId);
       else if (message.type === 'message') callLine(message);
       else if (message.type === 'ended') {
@@ -671,36 +573,9 @@
     current.clock = setInterval(() => setCallStatus(current, 'connected', 'Connected'), 1000);
   }
 
-  function play(current, data) {
-    const samples = data.byteLength >> 1;
-    if (!samples) return;
-    current.heardMs += samples / SAMPLES_PER_MS;
-    panel.dataset.heardMs = String(Math.round(current.heardMs));
-    const context = current.context;
-    const now = context.currentTime;
-    const at = Math.max(now + PLAY_LEAD_S, current.next);
-    if (at - now > PLAY_AHEAD_MAX_S) return;
-    const buffer = context.createBuffer(1, samples, CALL_RATE);
-    const channel = buffer.getChannelData(0);
-    const pcm = new DataView(data);
-    for (let i = 0; i < samples; i++) channel[i] = pcm.getInt16(i * 2, true) / 32768;
-    const source = context.createBufferSource();
-    source.buffer = buffer;
-    source.connect(context.destination);
-    source.start(at);
-    current.next = at + buffer.duration;
-  }
-
   function sendAudio(current, chunk) {
-    const socket = current.socket;
-    if (current.over || !socket || socket.readyState !== WebSocket.OPEN) return;
-    if (socket.bufferedAmount > SEND_BACKLOG_MAX) return;
-    // Muted: silence rather than nothing, so the hub's clock (and its end-of-speech detection)
-    // keeps running.
-    if (current.muted) new Uint8Array(chunk).fill(0);
-    socket.send(chunk);
-    current.sentMs += chunk.byteLength / 2 / SAMPLES_PER_MS;
-    panel.dataset.sentMs = String(Math.round(current.sentMs));
+    if (current.over) return;
+    if (current.line.send(current.socket, chunk)) panel.dataset.sentMs = String(Math.round(current.line.sentMs));
   }
 
   function callLine(message) {
@@ -761,9 +636,7 @@
     if (current.over) return;
     current.over = true;
     // The hub's last words (a goodbye) are already scheduled: let them play out.
-    const context = current.context;
-    const tail = state === 'ended' && context ? Math.max(0, current.next - context.currentTime) : 0;
-    release(current, tail * 1000);
+    release(current, state === 'ended' ? current.line.tailMs() : 0);
     if (phone !== current) return;
     setCallStatus(current, state, text);
     // Focus on the controls (or on the panel, where the call put it) moves to Close, not to the page.
@@ -777,15 +650,9 @@
 
   function release(current, lingerMs = 0) {
     clearInterval(current.clock);
-    if (current.stream) current.stream.getTracks().forEach(track => track.stop());
-    if (current.capture) {
-      current.capture.port.onmessage = null;
-      current.capture.disconnect();
-    }
+    current.line.close(lingerMs);
     const socket = current.socket;
     if (socket && socket.readyState < WebSocket.CLOSING) socket.close(1000);
-    const context = current.context;
-    if (context) setTimeout(() => context.close().catch(() => {}), lingerMs);
   }
 
   function hangUp() {
@@ -797,10 +664,8 @@
   }
 
   function setMuted(current, muted) {
-    current.muted = muted;
+    current.line.mute(muted);
     muteButton.setAttribute('aria-pressed', String(muted));
-    // The browser's own mute too, so its microphone indicator agrees.
-    if (current.stream) current.stream.getAudioTracks().forEach(track => (track.enabled = !muted));
   }
 
   function showKeypad(shown) {
@@ -817,7 +682,7 @@
 
   callButton.addEventListener('click', startCall);
   $('hangup').addEventListener('click', hangUp);
-  muteButton.addEventListener('click', () => phone && !phone.over && setMuted(phone, !phone.muted));
+  muteButton.addEventListener('click', () => phone && !phone.over && setMuted(phone, !phone.line.muted));
   keypadToggle.addEventListener('click', () => showKeypad(keypad.hidden));
   keypad.addEventListener('click', event => {
     const button = event.target.closest('button[data-key]');

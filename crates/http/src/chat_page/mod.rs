@@ -25,6 +25,7 @@ const HTML: &str = include_str!("chat.html");
 const SCRIPT: &str = include_str!("chat.js");
 const STYLE: &str = include_str!("chat.css");
 const WORKLET: &str = include_str!("call-worklet.js");
+const CALL_AUDIO: &str = include_str!("call-audio.js");
 
 /// The page only talks to its own origin, plus the WebSocket of the hub's public URL.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -38,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/chat/token", post(token))
         .route("/chat/call", get(call::upgrade))
         .route("/chat/call-worklet.js", get(worklet))
+        .route("/chat/call-audio.js", get(call_audio))
 }
 
 /// A compiled-in page asset with its type, revalidated on every load (shared by the hub's pages).
@@ -66,6 +68,11 @@ async fn script() -> Response {
 /// The AudioWorklet module that turns the microphone into 20 ms frames for `/chat/call`.
 async fn worklet() -> Response {
     asset("text/javascript; charset=utf-8", WORKLET)
+}
+
+/// The call audio (microphone, worklet, playback) that `/chat` and the agent workspace share.
+async fn call_audio() -> Response {
+    asset("text/javascript; charset=utf-8", CALL_AUDIO)
 }
 
 async fn style() -> Response {
