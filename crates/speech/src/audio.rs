@@ -66,6 +66,20 @@ impl Audio {
         Ok(Self::new(spec.sample_rate, samples))
     }
 
+    /// The samples as raw 16-bit little-endian PCM (what the recogniser and the call sockets
+    /// carry).
+    pub fn pcm_bytes(samples: &[i16]) -> Vec<u8> {
+        samples.iter().flat_map(|s| s.to_le_bytes()).collect()
+    }
+
+    /// Samples from raw 16-bit little-endian PCM; an odd last byte is ignored.
+    pub fn pcm_samples(bytes: &[u8]) -> Vec<i16> {
+        bytes
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect()
+    }
+
     /// The audio as a 16-bit mono WAV file.
     pub fn to_wav(&self) -> Vec<u8> {
         let spec = hound::WavSpec {
@@ -180,6 +194,12 @@ mod tests {
                 .map(|i| (8000.0 * (2.0 * PI * hz * f64::from(i) / f64::from(rate)).sin()) as i16)
                 .collect(),
         )
+    }
+
+    #[test]
+    fn raw_pcm_is_little_endian_and_an_odd_byte_is_dropped() {
+        assert_eq!(Audio::pcm_bytes(&[1, -2]), [1, 0, 0xfe, 0xff]);
+        assert_eq!(Audio::pcm_samples(&[1, 0, 0xfe, 0xff, 7]), [1, -2]);
     }
 
     #[test]

@@ -131,10 +131,7 @@ impl Pocketsphinx {
 
     async fn ask(&self, audio: &Audio, grammar: Option<&Grammar>) -> Result<Option<String>, SpeechError> {
         let audio = audio.resample(RECOGNISER_RATE);
-        let mut pcm = Vec::with_capacity(audio.samples.len() * 2);
-        for s in &audio.samples {
-            pcm.extend_from_slice(&s.to_le_bytes());
-        }
+        let pcm = Audio::pcm_bytes(&audio.samples);
         let mut slot = self.sidecar.lock().await;
         if slot
             .as_mut()

@@ -639,6 +639,13 @@ impl Ear {
     }
 }
 
+/// Waits for the next tick of `clock`, when there is one.
+async fn tick(clock: &mut Option<&mut tokio::time::Interval>) {
+    if let Some(clock) = clock {
+        clock.tick().await;
+    }
+}
+
 /// Where the hub's speech goes, one 20 ms frame per tick of the player's clock.
 enum Speaker {
     /// RTP packets to the caller's address.
@@ -664,11 +671,14 @@ impl Speaker {
         }
     }
 
-    /// Sends `samples` at once: audio that comes paced already (an agent's microphone).
-    async fn say_now(&mut self, samples: &[i16]) {
+    /// Sends `samples` as 20 ms frames (a short tail waits for more audio or the flush), one
+    /// per tick of `clock` — or at once without one: audio that comes paced already (an
+    /// agent's microphone).
+    async fn say(&mut self, samples: &[i16], mut clock: Option<&mut tokio::time::Interval>) {
         match self {
             Speaker::Rtp { socket, to, out } => {
                 for packet in out.audio(samples) {
+                    tick(&mut clock).await;
                     let _ = socket.send_to(&packet, *to).await;
                 }
             }
@@ -676,26 +686,7 @@ impl Speaker {
                 pending.extend_from_slice(samples);
                 while pending.len() >= SAMPLES_PER_PACKET {
                     let frame: Vec<i16> = pending.drain(..SAMPLES_PER_PACKET).collect();
-                    let _ = to.send(frame).await;
-                }
-            }
-        }
-    }
-
-    /// Sends `samples`, a frame per tick of `clock`.
-    async fn say(&mut self, samples: &[i16], clock: &mut tokio::time::Interval) {
-        match self {
-            Speaker::Rtp { socket, to, out } => {
-                for packet in out.audio(samples) {
-                    clock.tick().await;
-                    let _ = socket.send_to(&packet, *to).await;
-                }
-            }
-            Speaker::Pcm { to, pending } => {
-                pending.extend_from_slice(samples);
-                while pending.len() >= SAMPLES_PER_PACKET {
-                    let frame: Vec<i16> = pending.drain(..SAMPLES_PER_PACKET).collect();
-                    clock.tick().await;
+                    tick(&mut clock).await;
                     let _ = to.send(frame).await;
                 }
             }
@@ -990,7 +981,7 @@ async fn bridge(
         if idle > Duration::from_millis(100) {
             speaker.starts(idle);
         }
-        speaker.say_now(&samples).await;
+        speaker.say(&samples, None).await;
         last_sent = tokio::time::Instant::now();
     }
     recogniser.abort();
@@ -1340,7 +1331,7 @@ async fn play(
                 interrupted = true;
                 break;
             }
-            speaker.lock().await.say(chunk, &mut clock).await;
+            speaker.lock().await.say(chunk, Some(&mut clock)).await;
         }
         if interrupted {
             speaker.lock().await.interrupt();

@@ -11,8 +11,10 @@ use axum::routing::get;
 use domain::ConversationId;
 use domain::conversation::Owner;
 use domain::names::UserName;
+use engine::LiveEvent;
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
+use speech::Audio;
 use tokio::sync::broadcast::error::RecvError;
 use voice::calls::{AgentAudio, CallAudio};
 
@@ -76,10 +78,6 @@ async fn upgrade(
         .into_response())
 }
 
-/// How often a joined agent's hold on the call is checked: a transfer or a supervisor's
-/// reassignment takes the audio away from them.
-const OWNER_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
-
 async fn serve(socket: WebSocket, state: AppState, id: ConversationId, agent: UserName, audio: CallAudio) {
     let (mut to_agent, mut from_agent) = socket.split();
     let mut caller = audio.caller.subscribe();
@@ -88,15 +86,21 @@ async fn serve(socket: WebSocket, state: AppState, id: ConversationId, agent: Us
     if to_agent.send(Message::Text(hello.to_string().into())).await.is_err() {
         return;
     }
-    let mut owner_check = tokio::time::interval(OWNER_CHECK);
+    // A transfer or a supervisor's reassignment takes the audio away from the agent: the
+    // conversation's own change events say when.
+    let mut changes = state.hub.live();
     loop {
         tokio::select! {
-            _ = owner_check.tick() => {
-                let lost = match state.hub.store().get_conversation(id).await {
-                    Ok(Some(c)) => c.owner != Some(Owner::Agent(agent.clone())),
-                    Ok(None) => true,
-                    // The store out of reach for a moment does not cut the call.
-                    Err(_) => false,
+            change = changes.recv() => {
+                let lost = match change.as_deref() {
+                    Ok(LiveEvent::Conversation(c)) if c.id == id => c.owner != Some(Owner::Agent(agent.clone())),
+                    Ok(_) => false,
+                    // Missed events: the store says who has it now (out of reach: keep the call).
+                    Err(RecvError::Lagged(_)) => matches!(
+                        state.hub.store().get_conversation(id).await,
+                        Ok(Some(c)) if c.owner != Some(Owner::Agent(agent.clone()))
+                    ),
+                    Err(RecvError::Closed) => true,
                 };
                 if lost {
                     let ended = json!({ "type": "ended", "reason": "the call is no longer yours" });
@@ -117,8 +121,7 @@ async fn serve(socket: WebSocket, state: AppState, id: ConversationId, agent: Us
             }
             frame = caller.recv() => match frame {
                 Ok(samples) => {
-                    let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-                    if to_agent.send(Message::Binary(bytes.into())).await.is_err() {
+                    if to_agent.send(Message::Binary(Audio::pcm_bytes(&samples).into())).await.is_err() {
                         break;
                     }
                 }
@@ -128,7 +131,7 @@ async fn serve(socket: WebSocket, state: AppState, id: ConversationId, agent: Us
             },
             received = from_agent.next() => match received {
                 Some(Ok(Message::Binary(bytes))) => {
-                    let samples: Vec<i16> = bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+                    let samples = Audio::pcm_samples(&bytes);
                     if !samples.is_empty() {
                         let _ = audio.agent.try_send(AgentAudio { agent: agent.clone(), samples });
                     }

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use domain::conversation::Customer;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use speech::Audio;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use voice::calls::{FromCaller, PcmLine, Voice};
@@ -125,7 +126,7 @@ async fn serve(socket: WebSocket, voice: Arc<Voice>, _active: Active) {
         tokio::select! {
             Some(frame) = audio_out.recv() => {
                 if !page_gone {
-                    let _ = to_page.send(Message::Binary(pcm_bytes(&frame).into())).await;
+                    let _ = to_page.send(Message::Binary(Audio::pcm_bytes(&frame).into())).await;
                 }
             }
             Some(line) = lines.recv() => {
@@ -135,7 +136,7 @@ async fn serve(socket: WebSocket, voice: Arc<Voice>, _active: Active) {
             }
             received = from_page.next(), if !page_gone => match received {
                 Some(Ok(Message::Binary(bytes))) => {
-                    let samples: Vec<i16> = bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+                    let samples = Audio::pcm_samples(&bytes);
                     if !samples.is_empty() && audio_in.try_send(FromCaller::Audio(samples)).is_err() {
                         dropped += 1;
                         if dropped == 1 {
@@ -167,7 +168,7 @@ async fn serve(socket: WebSocket, voice: Arc<Voice>, _active: Active) {
     // What the call said last still reaches the page, then why it ended.
     if !page_gone {
         while let Ok(frame) = audio_out.try_recv() {
-            let _ = to_page.send(Message::Binary(pcm_bytes(&frame).into())).await;
+            let _ = to_page.send(Message::Binary(Audio::pcm_bytes(&frame).into())).await;
         }
         while let Ok(line) = lines.try_recv() {
             let _ = to_page.send(text(line)).await;
@@ -187,10 +188,6 @@ async fn serve(socket: WebSocket, voice: Arc<Voice>, _active: Active) {
 /// A text message of the protocol.
 fn text(value: Value) -> Message {
     Message::Text(value.to_string().into())
-}
-
-fn pcm_bytes(samples: &[i16]) -> Vec<u8> {
-    samples.iter().flat_map(|s| s.to_le_bytes()).collect()
 }
 
 /// A text message from the page.
@@ -254,6 +251,5 @@ mod tests {
         );
         assert!(command("hello").unwrap_err().contains("must be JSON"));
         assert!(command("{}").unwrap_err().contains("needs a \"type\""));
-        assert_eq!(pcm_bytes(&[1, -2]), [1, 0, 0xfe, 0xff]);
     }
 }
