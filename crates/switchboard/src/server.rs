@@ -272,9 +272,6 @@ async fn start_voice(
             address: sip.to_string(),
             source,
         })?;
-    if let Ok(address) = socket.local_addr() {
-        tracing::info!(sip.address = %address, "voice channel: taking SIP calls over UDP");
-    }
     let checking = voice.clone();
     tokio::spawn(async move {
         match checking.check_speech().await {
