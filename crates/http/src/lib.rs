@@ -6,6 +6,7 @@ mod agent_page;
 mod analytics_page;
 pub mod api;
 mod chat_page;
+pub mod client;
 mod connector;
 pub mod directline;
 mod error;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub directline: directline::DirectLine,
     /// The voice channel, for calls from the browser (`/chat/call`); `None` without `[voice]`.
     pub voice: Option<Arc<voice::calls::Voice>>,
+    /// Trusted proxies, network rules and per-address limits of the public surfaces.
+    pub security: Arc<client::Security>,
 }
 
 /// The whole HTTP application.

@@ -19,6 +19,7 @@ async fn readyz_turns_unavailable_when_the_store_stops_answering() {
         admin_token: "test-admin-token".into(),
         directline: Default::default(),
         voice: None,
+        security: Default::default(),
     });
 
     let response = app

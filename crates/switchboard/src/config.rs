@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::num::NonZeroU32;
 use std::ops::Range;
 use std::time::Duration;
 
@@ -51,8 +52,10 @@ pub struct Config {
     /// What the configuration says about each person beyond the tenant's user: password hash,
     /// supervised queues.
     pub people: engine::People,
-    /// Limits on what customers may send (`[limits]`).
+    /// Limits on what customers and other callers may send (`[limits]`).
     pub limits: Limits,
+    /// Trusted proxies and who may reach what (`[security]`).
+    pub security: SecuritySettings,
     /// Bot-session metering (`[metering]`); `None` when the file has no such section.
     pub metering: Option<domain::metering::Policy>,
     /// The voice channel (`[voice]`); `None` when the file has no such section.
@@ -103,21 +106,78 @@ impl BuiltinBot {
     }
 }
 
-/// Limits on what customers may send (`[limits]`).
+/// Limits on what customers and other callers may send (`[limits]`, docs/security.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Activities per second one conversation's customer may send after a burst; `None` (set
     /// as 0): no limit. Default: 10.
-    pub customer_activities_per_second: Option<std::num::NonZeroU32>,
+    pub customer_activities_per_second: Option<NonZeroU32>,
     /// How many activities a customer may send at once. Default: 30.
-    pub customer_activity_burst: std::num::NonZeroU32,
+    pub customer_activity_burst: NonZeroU32,
+    /// Per client address, a minute: `/chat/token` requests and conversation starts with a
+    /// token (what an anonymous browser can ask for); `None` (0): no limit. Default: 120.
+    pub token_requests_per_minute: Option<NonZeroU32>,
+    /// How many of those at once. Default: 60.
+    pub token_request_burst: NonZeroU32,
+    /// Per client address, a minute: `tokens/generate` and conversation starts with a channel's
+    /// secret (a site's backend, one address for all its customers); `None` (0): no limit.
+    /// Default: 6000.
+    pub secret_requests_per_minute: Option<NonZeroU32>,
+    /// How many of those at once. Default: 600.
+    pub secret_request_burst: NonZeroU32,
+    /// Wrong passwords one account may have before each further attempt waits (doubling, up to
+    /// `sign_in_max_delay`). Default: 5.
+    pub sign_in_account_failures: NonZeroU32,
+    /// Wrong passwords one client address may have, over all accounts, before its attempts
+    /// wait. Default: 20.
+    pub sign_in_address_failures: NonZeroU32,
+    /// The longest wait a run of wrong passwords earns. Default: 15 minutes.
+    pub sign_in_max_delay: Duration,
+    /// Password checks (argon2, 19 MiB each) running at once; others queue. Default: 2.
+    pub password_checks_at_once: NonZeroU32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
+        let n = |v: u32| NonZeroU32::new(v).expect("not zero");
         Self {
-            customer_activities_per_second: std::num::NonZeroU32::new(10),
-            customer_activity_burst: std::num::NonZeroU32::new(30).expect("not zero"),
+            customer_activities_per_second: Some(n(10)),
+            customer_activity_burst: n(30),
+            token_requests_per_minute: Some(n(120)),
+            token_request_burst: n(60),
+            secret_requests_per_minute: Some(n(6000)),
+            secret_request_burst: n(600),
+            sign_in_account_failures: n(5),
+            sign_in_address_failures: n(20),
+            sign_in_max_delay: Duration::from_secs(15 * 60),
+            password_checks_at_once: n(2),
+        }
+    }
+}
+
+/// Who may reach what (`[security]`, docs/security.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecuritySettings {
+    /// Proxies (a load balancer, a TLS terminator) whose `X-Forwarded-For` names the client.
+    /// Default: none, so the TCP peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Where bots configured without an app id (anonymous mode) may call the Connector API
+    /// from. Default: loopback.
+    pub anonymous_bot_networks: Vec<ipnet::IpNet>,
+    /// Origins that may show `/chat` in a frame (`frame-ancestors`), besides the hub itself.
+    /// Default: none.
+    pub embed_origins: Vec<String>,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: Vec::new(),
+            anonymous_bot_networks: vec![
+                "127.0.0.0/8".parse().expect("a valid network"),
+                "::1/128".parse().expect("a valid network"),
+            ],
+            embed_origins: Vec::new(),
         }
     }
 }
@@ -283,6 +343,7 @@ struct RawConfig {
     #[serde(default)]
     workstreams: Vec<RawWorkstream>,
     limits: Option<RawLimits>,
+    security: Option<RawSecurity>,
     metering: Option<RawMetering>,
     voice: Option<RawVoice>,
 }
@@ -319,6 +380,24 @@ struct RawMetering {
 struct RawLimits {
     customer_activities_per_second: Option<u32>,
     customer_activity_burst: Option<Spanned<u32>>,
+    token_requests_per_minute: Option<u32>,
+    token_request_burst: Option<Spanned<u32>>,
+    secret_requests_per_minute: Option<u32>,
+    secret_request_burst: Option<Spanned<u32>>,
+    sign_in_account_failures: Option<Spanned<u32>>,
+    sign_in_address_failures: Option<Spanned<u32>>,
+    sign_in_max_delay: Option<Spanned<RawDuration>>,
+    password_checks_at_once: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecurity {
+    #[serde(default)]
+    trusted_proxies: Vec<Spanned<String>>,
+    anonymous_bot_networks: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    embed_origins: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -569,6 +648,7 @@ impl Builder<'_> {
             },
         };
         let limits = self.limits(raw.limits.as_ref());
+        let security = self.security(raw.security.as_ref());
         let metering = self.metering(raw.metering.as_ref());
         let voice = raw.voice.as_ref().and_then(|v| self.voice(v, &raw.workstreams));
         let mut bot_tokens = HashMap::new();
@@ -733,6 +813,7 @@ impl Builder<'_> {
                 directline,
                 people,
                 limits,
+                security,
                 metering,
                 voice,
             }),
@@ -909,19 +990,113 @@ impl Builder<'_> {
         let mut limits = Limits::default();
         let Some(raw) = raw else { return limits };
         if let Some(per_second) = raw.customer_activities_per_second {
-            limits.customer_activities_per_second = std::num::NonZeroU32::new(per_second);
+            limits.customer_activities_per_second = NonZeroU32::new(per_second);
         }
-        if let Some(burst) = &raw.customer_activity_burst {
-            match std::num::NonZeroU32::new(*burst.get_ref()) {
-                Some(b) => limits.customer_activity_burst = b,
+        if let Some(per_minute) = raw.token_requests_per_minute {
+            limits.token_requests_per_minute = NonZeroU32::new(per_minute);
+        }
+        if let Some(per_minute) = raw.secret_requests_per_minute {
+            limits.secret_requests_per_minute = NonZeroU32::new(per_minute);
+        }
+        let counts = [
+            (
+                &raw.customer_activity_burst,
+                &mut limits.customer_activity_burst,
+                "customer_activity_burst",
+                "30",
+            ),
+            (
+                &raw.token_request_burst,
+                &mut limits.token_request_burst,
+                "token_request_burst",
+                "60",
+            ),
+            (
+                &raw.secret_request_burst,
+                &mut limits.secret_request_burst,
+                "secret_request_burst",
+                "600",
+            ),
+            (
+                &raw.sign_in_account_failures,
+                &mut limits.sign_in_account_failures,
+                "sign_in_account_failures",
+                "5",
+            ),
+            (
+                &raw.sign_in_address_failures,
+                &mut limits.sign_in_address_failures,
+                "sign_in_address_failures",
+                "20",
+            ),
+            (
+                &raw.password_checks_at_once,
+                &mut limits.password_checks_at_once,
+                "password_checks_at_once",
+                "2",
+            ),
+        ];
+        for (raw, field, name, example) in counts {
+            let Some(raw) = raw else { continue };
+            match NonZeroU32::new(*raw.get_ref()) {
+                Some(v) => *field = v,
                 None => self.error(
-                    burst.span(),
-                    "invalid customer_activity_burst",
-                    Some("at least 1 activity must be allowed at once, e.g. 30".to_owned()),
+                    raw.span(),
+                    format!("invalid {name}"),
+                    Some(format!("it must be at least 1, e.g. {example}")),
                 ),
             }
         }
+        if let Some(delay) = self.positive_duration(&raw.sign_in_max_delay, "sign_in_max_delay", "\"15m\"") {
+            limits.sign_in_max_delay = delay;
+        }
         limits
+    }
+
+    /// `[security]`, defaults for what it leaves out.
+    fn security(&mut self, raw: Option<&RawSecurity>) -> SecuritySettings {
+        let mut security = SecuritySettings::default();
+        let Some(raw) = raw else { return security };
+        security.trusted_proxies = self.networks(&raw.trusted_proxies, "trusted_proxies");
+        if let Some(networks) = &raw.anonymous_bot_networks {
+            security.anonymous_bot_networks = self.networks(networks, "anonymous_bot_networks");
+        }
+        for origin in &raw.embed_origins {
+            match Endpoint::parse(origin.get_ref()) {
+                Ok(url) if url.url().path() == "/" && !origin.get_ref().ends_with('/') => {
+                    security.embed_origins.push(origin.get_ref().clone());
+                }
+                _ => self.error(
+                    origin.span(),
+                    format!("embed origin `{}` is not an origin", origin.get_ref()),
+                    Some("write a scheme and host (and port), without a path: \"https://www.contoso.com\"".into()),
+                ),
+            }
+        }
+        security
+    }
+
+    /// A list of networks (`10.0.0.0/8`) or single addresses (`10.0.0.1`, read as /32 or /128).
+    fn networks(&mut self, raw: &[Spanned<String>], what: &str) -> Vec<ipnet::IpNet> {
+        let mut networks = Vec::new();
+        for item in raw {
+            let text = item.get_ref().trim();
+            let parsed = text
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match parsed {
+                Ok(net) => networks.push(net),
+                Err(_) => self.error(
+                    item.span(),
+                    format!("`{text}` in {what} is not an address or a network"),
+                    Some(
+                        "write an address (\"10.0.0.5\") or a network in CIDR form (\"10.0.0.0/8\", \"::1/128\")"
+                            .into(),
+                    ),
+                ),
+            }
+        }
+        networks
     }
 
     /// A duration that must be more than zero, or an error at its place naming `what`.

@@ -87,9 +87,14 @@ pub async fn run(
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    let served = axum::serve(listener, built.router)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = axum::serve(
+        listener,
+        built
+            .router
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     tracing::info!("HTTP server stopped; closing the engine and store");
     stop_voice.cancel();
     if let Some(voice) = voice {
@@ -228,6 +233,7 @@ pub fn build(
             }),
         },
         voice: voice.as_ref().map(|(v, _)| v.clone()),
+        security: Arc::new(security(&config.limits, config.security)),
     });
     Ok(Built {
         hub,
@@ -235,6 +241,30 @@ pub fn build(
         keys_dir,
         voice,
     })
+}
+
+/// The public surfaces' network rules and per-address limits, from `[security]` and `[limits]`.
+fn security(limits: &crate::config::Limits, settings: crate::config::SecuritySettings) -> http::client::Security {
+    use http::client::{ClientRate, Networks};
+    http::client::Security {
+        trusted_proxies: Networks(settings.trusted_proxies),
+        anonymous_bot_networks: Networks(settings.anonymous_bot_networks),
+        embed_origins: settings.embed_origins,
+        public_starts: limits.token_requests_per_minute.map(|per_minute| {
+            ClientRate::new(
+                "token requests and conversation starts",
+                per_minute,
+                limits.token_request_burst,
+            )
+        }),
+        secret_starts: limits.secret_requests_per_minute.map(|per_minute| {
+            ClientRate::new(
+                "token requests and conversation starts with the secret",
+                per_minute,
+                limits.secret_request_burst,
+            )
+        }),
+    }
 }
 
 /// The voice channel over `hub`, with pocketsphinx and espeak-ng as configured. The engines

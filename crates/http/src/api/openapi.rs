@@ -934,6 +934,7 @@ mod tests {
             admin_token: "test-admin-token".into(),
             directline: Default::default(),
             voice: None,
+            security: Default::default(),
         };
         (state, store, dir)
     }

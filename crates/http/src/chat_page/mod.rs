@@ -18,6 +18,7 @@ mod call;
 pub use call::{CANNOT_CALL, MAX_BROWSER_CALLS};
 
 use crate::AppState;
+use crate::client::ClientAddr;
 use crate::directline::DlError;
 use crate::directline::tokens::{self, TokenClaims};
 
@@ -80,8 +81,10 @@ async fn style() -> Response {
 }
 
 /// `POST /chat/token`: what `tokens/generate` answers (a token for a new conversation, for a
-/// fresh `dl_…` user), for the first Direct Line channel.
-async fn token(State(state): State<AppState>) -> Result<Response, DlError> {
+/// fresh `dl_…` user), for the first Direct Line channel. Limited per client address
+/// (`[limits] token_requests_per_minute`), as it needs no credential.
+async fn token(State(state): State<AppState>, client: ClientAddr) -> Result<Response, DlError> {
+    state.security.public_start(client)?;
     let channel = state.directline.channels.first().ok_or_else(|| {
         DlError::NotFound("no [[directline]] channel is configured, so /chat cannot start chats".into())
     })?;

@@ -70,7 +70,12 @@ impl TestHub {
             .unwrap_or_else(|e| panic!("{e}"));
         let (hub, app) = (built.hub, built.router);
         let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .unwrap();
         });
         Self {
             hub,
