@@ -91,7 +91,7 @@ hub_config() {
     sed -e "s#http://127.0.0.1:3978/api/messages#http://127.0.0.1:$1/api/messages#" \
         -e '/^builtin = "demo"/d' config/sample.toml >"$2"
     cp "$2" "$2.no-limits"
-    printf '\n[limits]\ncustomer_activities_per_second = 0\n' >>"$2"
+    printf '\n[limits]\ncustomer_activities_per_second = 0\ntoken_requests_per_minute = 0\nsecret_requests_per_minute = 0\n' >>"$2"
     "$BIN/switchboard" check-config "$2" >/dev/null 2>&1 || mv "$2.no-limits" "$2"
 }
 hub_config $BOT_HUB "$OUT/hub.toml"

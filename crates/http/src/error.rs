@@ -115,3 +115,54 @@ pub async fn json_errors(request: axum::extract::Request, next: axum::middleware
     let body = json!({ "error": { "code": code, "message": message } }).to_string();
     Response::from_parts(parts, axum::body::Body::from(body))
 }
+
+/// The longest request target (path and query) the hub reads. Nothing it serves needs more;
+/// longer ones get a JSON 414 here rather than reaching a handler. (Past 64 KiB the HTTP
+/// parser itself refuses the request, before the hub sees it, with a bare 414.)
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Refuses a request whose target is longer than [`MAX_URI_BYTES`], in the JSON error shape.
+pub async fn uri_limit(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let length = request.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if length <= MAX_URI_BYTES {
+        return next.run(request).await;
+    }
+    let code = if request.uri().path().starts_with("/v3/directline") {
+        "BadArgument"
+    } else {
+        "uri_too_long"
+    };
+    let message = format!("the request target is {length} bytes; the hub reads at most {MAX_URI_BYTES}");
+    (
+        StatusCode::URI_TOO_LONG,
+        Json(json!({ "error": { "code": code, "message": message } })),
+    )
+        .into_response()
+}
+
+/// How the request trace logs a failed request: a 5xx is an ERROR, except 501 — an operation
+/// the hub deliberately does not offer (the Connector's CreateConversation, say) is the
+/// caller's mistake, not the hub's, and is logged at INFO.
+pub fn log_failure(
+    class: tower_http::classify::ServerErrorsFailureClass,
+    latency: std::time::Duration,
+    _span: &tracing::Span,
+) {
+    use tower_http::classify::ServerErrorsFailureClass;
+    let latency_ms = latency.as_millis() as u64;
+    match class {
+        ServerErrorsFailureClass::StatusCode(StatusCode::NOT_IMPLEMENTED) => {
+            tracing::info!(
+                http.status = 501,
+                latency_ms,
+                "request asked for an operation the hub does not offer"
+            );
+        }
+        ServerErrorsFailureClass::StatusCode(status) => {
+            tracing::error!(http.status = status.as_u16(), latency_ms, "request failed");
+        }
+        ServerErrorsFailureClass::Error(error) => {
+            tracing::error!(error = %error, latency_ms, "request failed");
+        }
+    }
+}

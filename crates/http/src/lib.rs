@@ -19,8 +19,10 @@ pub mod well_known;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::{HeaderValue, header};
 use engine::Hub;
 use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use chat_page::{CANNOT_CALL, MAX_BROWSER_CALLS};
@@ -60,6 +62,12 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn(metrics_layer::record))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(error::json_errors))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(error::uri_limit))
+        // No answer is to be read as anything but its declared type (a JSON error as HTML, say).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(TraceLayer::new_for_http().on_failure(error::log_failure))
         .with_state(state)
 }

@@ -347,12 +347,30 @@ fn csv_rows(csv: &mut csv::Writer<Vec<u8>>, full: &Full) {
                     .map(|s| format!("{:.4}", s.message.compound()))
                     .unwrap_or_default(),
             ]);
-            let _ = csv.write_record(row);
+            let _ = csv.write_record(row.map(formula_safe));
         }
         if !any {
-            let _ = csv.write_record(head.iter().cloned().chain(std::iter::repeat_n(String::new(), 7)));
+            let _ = csv.write_record(
+                head.iter()
+                    .cloned()
+                    .chain(std::iter::repeat_n(String::new(), 7))
+                    .map(formula_safe),
+            );
         }
     }
+}
+
+/// A CSV cell that a spreadsheet will show as text rather than run as a formula: a cell
+/// starting with `=`, `@`, a tab or a carriage return, or with `+` or `-` unless the whole cell
+/// is a number (a sentiment of `-0.4215` stays a number, `-2+3+cmd|…` does not run), gets a
+/// leading `'`, which spreadsheets take as "this is text" and do not display.
+fn formula_safe(cell: String) -> String {
+    let risky = match cell.chars().next() {
+        Some('=' | '@' | '\t' | '\r') => true,
+        Some('+' | '-') => cell.parse::<f64>().is_err(),
+        _ => false,
+    };
+    if risky { format!("'{cell}") } else { cell }
 }
 
 /// Streams every conversation `filter` selects (in creation order, [`EXPORT_PAGE`] at a time)
@@ -403,6 +421,32 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_as_formulas_are_made_text_and_numbers_stay_numbers() {
+        for risky in [
+            "=HYPERLINK(\"http://evil\",\"x\")",
+            "@SUM(A1)",
+            "+cmd|' /C calc'!A0",
+            "-cmd|' /C calc'!A0",
+            "-2+3+cmd|' /C calc'!A0",
+            "\t=1+1",
+            "\r=1+1",
+        ] {
+            assert_eq!(formula_safe(risky.to_owned()), format!("'{risky}"));
+        }
+        for safe in [
+            "-0.4215",
+            "+12",
+            "0.5",
+            "hello = world",
+            "",
+            "alice",
+            "2026-12-01T10:00:00Z",
+        ] {
+            assert_eq!(formula_safe(safe.to_owned()), safe);
+        }
+    }
 
     #[test]
     fn days_and_instants_parse_and_a_to_day_includes_the_whole_day() {

@@ -146,6 +146,10 @@ async fn open_sqlite(url: &str, options: &StoreOptions) -> Result<(AnyPool, AnyP
                 source: e.into(),
             })?;
     }
+    create_private(file).map_err(|e| StoreError::DataDirectory {
+        path: file.clone(),
+        source: e.into(),
+    })?;
     let writes = AnyPoolOptions::new()
         .max_connections(1)
         .after_connect(sqlite_writer_pragmas)
@@ -163,6 +167,21 @@ async fn open_sqlite(url: &str, options: &StoreOptions) -> Result<(AnyPool, AnyP
         .connect(&target.url)
         .await?;
     Ok((writes, reads))
+}
+
+/// Creates the database file readable and writable by the hub's user only (0600), unless it
+/// exists: it holds every transcript. SQLite gives its `-wal` and `-shm` files the database
+/// file's permissions, so they follow.
+fn create_private(file: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// The (writes, reads) pools of a PostgreSQL database.
@@ -634,6 +653,21 @@ mod tests {
     use domain::{Outcome, Owner, QueueName, TenantName, UserName};
 
     use super::*;
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_sqlite_database_and_its_wal_are_readable_by_the_hubs_user_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("switchboard-store-mode-{}", std::process::id()));
+        let file = dir.join("hub.db");
+        let store = crate::open(&format!("sqlite://{}", file.display())).await.unwrap();
+        for path in [file.clone(), dir.join("hub.db-wal")] {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}: {mode:o}", path.display());
+        }
+        store.close().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn an_empty_filter_lists_everything_in_creation_order() {

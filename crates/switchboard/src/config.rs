@@ -1643,6 +1643,39 @@ mod tests {
     }
 
     #[test]
+    fn security_takes_addresses_networks_and_origins_and_names_what_is_wrong() {
+        let with = |text: &str| format!("{SAMPLE}\n[security]\n{text}\n");
+        let defaults = load(SAMPLE_NAME, SAMPLE).unwrap().security;
+        assert_eq!(defaults, SecuritySettings::default());
+        assert!(defaults.trusted_proxies.is_empty());
+        let config = load(
+            "test.toml",
+            &with(
+                "trusted_proxies = [\"10.0.0.1\", \"10.1.0.0/16\"]\nanonymous_bot_networks = [\"::1/128\"]\n\
+                 embed_origins = [\"https://www.contoso.com\", \"http://localhost:3000\"]",
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let nets = |v: &[ipnet::IpNet]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(nets(&config.security.trusted_proxies), ["10.0.0.1/32", "10.1.0.0/16"]);
+        assert_eq!(nets(&config.security.anonymous_bot_networks), ["::1/128"]);
+        assert_eq!(
+            config.security.embed_origins,
+            ["https://www.contoso.com", "http://localhost:3000"]
+        );
+        let e = errors(&with("trusted_proxies = [\"10.0.0.0/33\", \"proxy.local\"]")).to_string();
+        assert!(
+            e.contains("`10.0.0.0/33` in trusted_proxies is not an address or a network"),
+            "{e}"
+        );
+        assert!(e.contains("`proxy.local` in trusted_proxies"), "{e}");
+        let e = errors(&with("embed_origins = [\"https://www.contoso.com/chat\"]")).to_string();
+        assert!(e.contains("is not an origin"), "{e}");
+        let e = errors(&format!("{SAMPLE}\n[limits]\nsign_in_account_failures = 0\n")).to_string();
+        assert!(e.contains("invalid sign_in_account_failures"), "{e}");
+    }
+
+    #[test]
     fn the_bot_timeout_is_a_positive_duration() {
         let with =
             |value: &str| SAMPLE.replacen("[tenant]", &format!("[channel]\nbot_timeout = {value}\n\n[tenant]"), 1);

@@ -109,6 +109,18 @@ fn serve_runs_with_the_built_in_sample_and_stops_gracefully_on_sigterm() {
         dir.join("data/switchboard.db").exists(),
         "the default SQLite file is created under ./data"
     );
+    // An operation the hub does not offer is the caller's mistake: 501, not an ERROR line.
+    {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(
+            b"POST /v3/conversations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+        )
+        .unwrap();
+        let mut response = String::new();
+        s.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 501"), "{response}");
+    }
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -134,6 +146,14 @@ fn serve_runs_with_the_built_in_sample_and_stops_gracefully_on_sigterm() {
         "{stderr}"
     );
     assert!(lines.iter().any(|l| l["message"] == "shutdown complete"), "{stderr}");
+    assert!(
+        lines.iter().any(|l| l["level"] == "INFO" && l["http.status"] == 501),
+        "{stderr}"
+    );
+    assert!(
+        !lines.iter().any(|l| l["level"] == "ERROR"),
+        "a 501 is not an error of the hub's: {stderr}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 

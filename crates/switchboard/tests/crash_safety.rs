@@ -721,7 +721,9 @@ fn write_config(dir: &Path, bot_endpoint: &str) {
         .collect();
     assert!(!text.contains("builtin"), "a built-in bot line is still there");
     // The load tool's customers send far faster than people; the limit is not what is tested.
-    let text = format!("{text}\n[limits]\ncustomer_activities_per_second = 0\n");
+    let text = format!(
+        "{text}\n[limits]\ncustomer_activities_per_second = 0\ntoken_requests_per_minute = 0\nsecret_requests_per_minute = 0\n"
+    );
     std::fs::write(dir.join("hub.toml"), text).unwrap();
 }
 

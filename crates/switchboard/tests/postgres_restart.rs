@@ -172,7 +172,9 @@ impl Drop for PrivatePostgres {
 /// on customers (the load tool's send far faster than people).
 fn config(endpoint: &str) -> String {
     let sample = switchboard::config::SAMPLE.replace(common::SAMPLE_BOT_ENDPOINT, endpoint);
-    format!("{sample}\n[limits]\ncustomer_activities_per_second = 0\n")
+    format!(
+        "{sample}\n[limits]\ncustomer_activities_per_second = 0\ntoken_requests_per_minute = 0\nsecret_requests_per_minute = 0\n"
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

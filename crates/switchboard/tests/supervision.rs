@@ -313,6 +313,29 @@ async fn analytics_search_transcripts_and_exports_count_each_conversation_once()
 }
 
 #[tokio::test]
+async fn a_customer_message_that_is_a_spreadsheet_formula_exports_to_csv_as_text() {
+    let f = TestHub::sample("supervision-csv-formula").await;
+    let (id, token) = customers::start(&f, "mallory").await;
+    let formula = "=HYPERLINK(\"http://evil.example\",\"click\")";
+    customers::say(&f, id, &token, formula).await;
+    customers::say(&f, id, &token, "@SUM(1+1)*cmd|' /C calc'!A0").await;
+    let (status, _, csv) = admin_text(&f, "/api/v1/transcripts/export?format=csv").await;
+    assert_eq!(status, 200, "{csv}");
+    let cells: Vec<Vec<String>> = csv::Reader::from_reader(csv.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    let texts: Vec<&str> = cells.iter().map(|row| row[17].as_str()).collect();
+    assert!(texts.contains(&format!("'{formula}").as_str()), "{texts:?}");
+    assert!(texts.contains(&"'@SUM(1+1)*cmd|' /C calc'!A0"), "{texts:?}");
+    assert!(
+        texts.iter().all(|t| !t.starts_with('=') && !t.starts_with('@')),
+        "{texts:?}"
+    );
+    f.finish().await;
+}
+
+#[tokio::test]
 async fn the_analytics_page_draws_its_charts_in_chromium() {
     let f = TestHub::sample("supervision-analytics-page").await;
     let alice = Person::sign_in(&f, "alice").await;

@@ -28,9 +28,22 @@ const STYLE: &str = include_str!("chat.css");
 const WORKLET: &str = include_str!("call-worklet.js");
 const CALL_AUDIO: &str = include_str!("call-audio.js");
 
-/// The page only talks to its own origin, plus the WebSocket of the hub's public URL.
+/// The page only talks to its own origin, plus the WebSocket of the hub's public URL; who may
+/// frame it is added per configuration ([`frame_ancestors`]).
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'";
+
+/// `frame-ancestors`: the hub itself and the origins `[security] embed_origins` names (a site
+/// that shows the chat in an iframe), nobody else — so another site cannot frame the chat and
+/// trick a customer into typing into it.
+fn frame_ancestors(embed_origins: &[String]) -> String {
+    let mut directive = "frame-ancestors 'self'".to_owned();
+    for origin in embed_origins {
+        directive.push(' ');
+        directive.push_str(origin);
+    }
+    directive
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -54,11 +67,23 @@ pub(crate) fn asset(content_type: &'static str, body: &'static str) -> Response 
     response
 }
 
-async fn page() -> Response {
+async fn page(State(state): State<AppState>) -> Response {
     let mut response = asset("text/html; charset=utf-8", HTML);
-    response
-        .headers_mut()
-        .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    let policy = format!("{CSP}; {}", frame_ancestors(&state.security.embed_origins));
+    let headers = response.headers_mut();
+    match HeaderValue::from_str(&policy) {
+        Ok(value) => headers.insert(header::CONTENT_SECURITY_POLICY, value),
+        // Origins are checked when the configuration loads; should one still not fit a
+        // header, the page is not framed at all.
+        Err(_) => headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ),
+    };
+    // For browsers without CSP 2, which cannot list origins: the hub's own pages only.
+    if state.security.embed_origins.is_empty() {
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+    }
     response
 }
 
@@ -89,7 +114,8 @@ async fn token(State(state): State<AppState>, client: ClientAddr) -> Result<Resp
         DlError::NotFound("no [[directline]] channel is configured, so /chat cannot start chats".into())
     })?;
     let now = tokens::unix_now();
-    let claims = TokenClaims::for_new_conversation(channel, None, now);
+    let mut claims = TokenClaims::for_new_conversation(channel, None, now);
+    claims.page = true;
     let body: Conversation = tokens::generated(channel, &claims, now);
     let mut response = Json(body).into_response();
     response

@@ -40,6 +40,7 @@ pub use tokens::DirectLineChannel;
 use tokens::{TokenClaims, TokenError, unix_now};
 
 use crate::AppState;
+use crate::client::ClientAddr;
 
 /// The chat channels the hub serves Direct Line for.
 #[derive(Debug, Clone, Default)]
@@ -304,10 +305,12 @@ fn conversation_response(
 /// user and pre-chat context the backend gives.
 async fn generate_token(
     State(state): State<AppState>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Conversation>, DlError> {
     let index = state.directline.secret(&headers)?;
+    state.security.secret_start(client)?;
     let channel = &state.directline.channels[index];
     let params: TokenParameters = parse_body(&body)?;
     let Prechat { context, name, email } = prechat(&params.extra)?;
@@ -343,6 +346,7 @@ async fn refresh_token(State(state): State<AppState>, headers: HeaderMap) -> Res
 /// answers for the token's existing one (200). Routing runs here, over the pre-chat context.
 async fn start_conversation(
     State(state): State<AppState>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, DlError> {
@@ -353,8 +357,16 @@ async fn start_conversation(
         email: body_email,
     } = prechat(&request.extra)?;
     let (mut claims, index) = match state.directline.credential(&headers)? {
-        Credential::Token(claims, index) => (claims, index),
+        Credential::Token(claims, index) => {
+            // A backend's token was counted when the backend asked for it; a page's token is
+            // anyone's, so its start counts too.
+            if claims.page {
+                state.security.public_start(client)?;
+            }
+            (claims, index)
+        }
         Credential::Secret(index) => {
+            state.security.secret_start(client)?;
             let user = request.user.as_ref().and_then(|u| u.id.clone());
             let claims = TokenClaims::for_new_conversation(&state.directline.channels[index], user, unix_now());
             (claims, index)

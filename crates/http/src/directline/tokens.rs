@@ -45,6 +45,10 @@ pub struct TokenClaims {
     /// Pre-chat context variables, checked when the token was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ctx: Option<Map<String, Value>>,
+    /// Made by `POST /chat/token` for an anonymous page, not by a site's backend: starting its
+    /// conversation counts against the browsers' per-address limit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub page: bool,
     pub iat: u64,
     pub exp: u64,
 }
@@ -75,6 +79,7 @@ impl TokenClaims {
             name: None,
             email: None,
             ctx: None,
+            page: false,
             iat: now,
             exp: now + channel.token_lifetime_secs,
         }
