@@ -382,6 +382,12 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     open_with(url, StoreOptions::default()).await
 }
 
+/// The file a `sqlite:` URL names; `None` for an in-memory database or a URL of another
+/// backend. `serve` locks it so that only one hub serves a SQLite database.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    database_url::sqlite_target(url).ok()?.file
+}
+
 /// [`open`] with explicit [`StoreOptions`].
 pub async fn open_with(url: &str, options: StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
     Ok(Arc::new(sql::SqlStore::open(url, options).await?))

@@ -48,6 +48,10 @@ pub enum Command {
         /// server.database_url, else sqlite://data/switchboard.db].
         #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
         database_url: Option<String>,
+        /// UDP address for SIP calls, overriding the file's [voice] sip (as --listen overrides
+        /// server.listen), so several hubs on one machine share one configuration file.
+        #[arg(long, env = "SWITCHBOARD_SIP")]
+        sip: Option<std::net::SocketAddr>,
     },
     /// Check a configuration file; print `ok`, or every error as FILE:LINE:COLUMN with how to
     /// fix it, and exit non-zero.
@@ -261,9 +265,10 @@ pub fn run(cli: Cli) -> ExitCode {
             config,
             listen,
             database_url,
+            sip,
         } => {
             telemetry::init(cli.log_format);
-            serve(config, listen, database_url)
+            serve(config, listen, database_url, sip)
         }
     }
 }
@@ -528,14 +533,28 @@ fn check_config(file: &PathBuf) -> ExitCode {
     }
 }
 
-fn serve(config_file: Option<PathBuf>, listen: Option<String>, database_url: Option<String>) -> ExitCode {
-    let config = match read_config(config_file.as_ref()) {
+fn serve(
+    config_file: Option<PathBuf>,
+    listen: Option<String>,
+    database_url: Option<String>,
+    sip: Option<std::net::SocketAddr>,
+) -> ExitCode {
+    let mut config = match read_config(config_file.as_ref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::FAILURE;
         }
     };
+    if let Some(sip) = sip {
+        match config.voice.as_mut() {
+            Some(voice) => voice.sip = sip,
+            None => {
+                eprintln!("error: --sip needs a [voice] section in the configuration (docs/voice.md)");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let listen = listen
         .or_else(|| config.server.listen.clone())
         .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());

@@ -32,6 +32,57 @@ pub enum ServerError {
     Sip { address: String, source: std::io::Error },
     #[error("HTTP server failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error(
+        "another hub{holder} is already serving the SQLite database {}; a SQLite database serves one hub \
+         at a time: stop that one first (docs/reliability.md, \"One hub per database\")",
+        path.display()
+    )]
+    AnotherNode { path: PathBuf, holder: String },
+    #[error("cannot lock the SQLite database {} for this hub: {source}", path.display())]
+    NodeLock { path: PathBuf, source: std::io::Error },
+}
+
+/// For a SQLite database, an exclusive lock on `<file>.node-lock` next to it, so that a second
+/// hub on the same file is refused at start rather than corrupting shared state it keeps in
+/// memory. The lock file holds the holder's process id for the message. `None` for PostgreSQL,
+/// which serves several hubs.
+fn single_node_lock(database_url: &str) -> Result<Option<std::fs::File>, ServerError> {
+    use std::io::{Read, Seek, Write};
+    let Some(file) = store::sqlite_file(database_url) else {
+        return Ok(None);
+    };
+    let mut name = file.clone().into_os_string();
+    name.push(".node-lock");
+    let path = PathBuf::from(name);
+    let failed = |source| ServerError::NodeLock {
+        path: path.clone(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut lock = options.open(&path).map_err(failed)?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = lock.read_to_string(&mut pid);
+            let holder = match pid.trim() {
+                "" => String::new(),
+                pid => format!(" (process {pid})"),
+            };
+            return Err(ServerError::AnotherNode { path: file, holder });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(failed(e)),
+    }
+    lock.set_len(0).map_err(failed)?;
+    lock.rewind().map_err(failed)?;
+    write!(lock, "{}", std::process::id()).map_err(failed)?;
+    Ok(Some(lock))
 }
 
 /// Serves the hub on `listener` until `shutdown` completes.
@@ -41,6 +92,8 @@ pub async fn run(
     database_url: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    // Held until the hub stops (or dies: the kernel releases it with the process).
+    let _node_lock = single_node_lock(database_url)?;
     let store = store::open(database_url).await.map_err(|source| ServerError::Store {
         url: redact(database_url),
         source,

@@ -85,6 +85,9 @@ fn serve_runs_with_the_built_in_sample_and_stops_gracefully_on_sigterm() {
             &format!("127.0.0.1:{port}"),
             "--log-format",
             "json",
+            // Any free UDP port rather than the sample's 5060: the flag overrides [voice] sip.
+            "--sip",
+            "127.0.0.1:0",
         ])
         .current_dir(&dir)
         .stdout(Stdio::null())
@@ -146,6 +149,12 @@ fn serve_runs_with_the_built_in_sample_and_stops_gracefully_on_sigterm() {
         "{stderr}"
     );
     assert!(lines.iter().any(|l| l["message"] == "shutdown complete"), "{stderr}");
+    let sip = lines
+        .iter()
+        .find(|l| l["message"] == "voice channel is taking calls")
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let sip = sip["sip"].as_str().unwrap();
+    assert!(sip.starts_with("Some(127.0.0.1:") && !sip.contains(":5060"), "{sip}");
     assert!(
         lines.iter().any(|l| l["level"] == "INFO" && l["http.status"] == 501),
         "{stderr}"

@@ -117,3 +117,53 @@ async fn unknown_paths_get_a_json_404() {
     assert!(body["error"]["message"].as_str().unwrap().contains("/no/such/thing"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_second_hub_on_the_same_sqlite_database_is_refused_at_start() {
+    let server = start().await;
+    get(&format!("{}/readyz", server.base)).await;
+    let url = format!("sqlite://{}/hub.db", server.dir.display());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let config = config::load(config::SAMPLE_NAME, config::SAMPLE).unwrap();
+    let second = tokio::time::timeout(
+        Duration::from_secs(10),
+        server::run(listener, config, &url, std::future::pending()),
+    )
+    .await
+    .expect("refused at once, not served");
+    let message = second.unwrap_err().to_string();
+    assert!(
+        message.contains("another hub") && message.contains(&format!("process {}", std::process::id())),
+        "{message}"
+    );
+    assert!(message.contains("docs/reliability.md"), "{message}");
+    let dir = server.dir.clone();
+    server.stop().await;
+
+    // Once the first has stopped, the database is free again.
+    let _ = std::fs::create_dir_all(&dir);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut text = config::SAMPLE.to_owned();
+    for port in [3978, 3981, 3982] {
+        let free = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        text = text.replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{free}"));
+    }
+    text = text.replace("sip = \"127.0.0.1:5060\"", "sip = \"127.0.0.1:0\"");
+    let config = config::load(config::SAMPLE_NAME, &text).unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server::run(listener, config, &url, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    assert_eq!(get(&format!("{base}/readyz")).await.status(), 200);
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
