@@ -18,7 +18,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::activity::Activity;
+use crate::activity::{Activity, ActivityType};
 
 /// The `channelData` key holding tags or a command.
 pub const TAGS_KEY: &str = "tags";
@@ -257,6 +257,24 @@ pub fn command(activity: &Activity) -> Result<Option<BotCommand>, CommandError> 
         Some(Tags::Command(command)) => Some(command),
         Some(Tags::List(_)) | None => None,
     })
+}
+
+/// Whether a bot's `activity` carries a message for the customer besides its `channelData`:
+/// a `message` with `text` or `speak` that is not blank, at least one attachment, or at least one
+/// suggested action — what a client shows or says. A command with none of these (only
+/// `channelData.tags`) is addressed to the channel alone; shown, it would be an empty message.
+/// Nothing else counts: `value`, `summary`, `entities` and `channelData` are not displayed, and a
+/// command on an activity that is not a message (an `event`, `typing`) is the channel's alone.
+pub fn has_message_for_customer(activity: &Activity) -> bool {
+    let not_blank = |text: &Option<String>| text.as_deref().is_some_and(|t| !t.trim().is_empty());
+    activity.kind == ActivityType::Message
+        && (not_blank(&activity.text)
+            || not_blank(&activity.speak)
+            || activity.attachments.as_ref().is_some_and(|a| !a.is_empty())
+            || activity
+                .suggested_actions
+                .as_ref()
+                .is_some_and(|s| !s.actions.is_empty()))
 }
 
 /// Whether the bot marked `activity` for the customer (`channelData.deliveryMode == "bridged"`).

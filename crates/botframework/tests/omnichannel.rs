@@ -281,3 +281,45 @@ fn a_command_serializes_type_before_context_as_json_net_does() {
         Tags::Command(escalate)
     );
 }
+
+#[test]
+fn only_text_speech_attachments_or_suggested_actions_are_a_message_for_the_customer() {
+    let tags = json!({"tags": "{\"type\":\"EndConversation\",\"context\":{}}"});
+    let with = |fields: Value| {
+        let mut body = json!({"type": "message", "channelData": tags});
+        body.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        activity(body)
+    };
+    for (what, fields) in [
+        ("text", json!({"text": "Goodbye"})),
+        ("speech", json!({"speak": "Goodbye"})),
+        (
+            "an attachment",
+            json!({"attachments": [{"contentType": "image/png", "contentUrl": "https://example.com/a.png"}]}),
+        ),
+        (
+            "a suggested action",
+            json!({"suggestedActions": {"actions": [{"type": "imBack", "title": "Yes", "value": "yes"}]}}),
+        ),
+    ] {
+        assert!(omnichannel::has_message_for_customer(&with(fields)), "{what}");
+    }
+    for (what, fields) in [
+        ("only tags", json!({})),
+        ("blank text", json!({"text": "  \n", "speak": ""})),
+        (
+            "empty lists",
+            json!({"attachments": [], "suggestedActions": {"actions": []}}),
+        ),
+        ("a value and a summary", json!({"value": {"a": 1}, "summary": "bye"})),
+    ] {
+        assert!(!omnichannel::has_message_for_customer(&with(fields)), "{what}");
+    }
+    let event = activity(json!({"type": "event", "name": "x", "text": "Goodbye", "channelData": tags}));
+    assert!(
+        !omnichannel::has_message_for_customer(&event),
+        "only messages are shown"
+    );
+}

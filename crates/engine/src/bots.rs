@@ -2,6 +2,12 @@
 //! `channelData.tags` — `Escalate` (merge context, leave, route again) or `EndConversation`
 //! (close, resolved by the bot). The HTTP layer's Connector API calls [`Hub::accept_from_bot`]
 //! with the activity and who the caller proved to be.
+//!
+//! A command is for the hub, not the customer: an Escalate's text is the agents' summary, and
+//! an EndConversation that carries nothing else (only its tags, see
+//! [`omnichannel::has_message_for_customer`]) is kept in the transcript for agents only. An
+//! EndConversation with text, attachments or suggested actions delivers them like any message
+//! of the bot (bridged only, when the bot requires bridging), then the end.
 
 use botframework::Activity;
 use botframework::omnichannel::{self, BotCommand};
@@ -128,6 +134,10 @@ impl Hub {
         let now = crate::now();
         let visibility = match &command {
             Some(BotCommand::Escalate { .. }) => Visibility::AgentsOnly,
+            // Only tags: a command to the hub, which would reach the customer as an empty message.
+            Some(BotCommand::EndConversation) if !omnichannel::has_message_for_customer(&activity) => {
+                Visibility::AgentsOnly
+            }
             _ if profile.require_bridged && !omnichannel::is_bridged(&activity) => Visibility::AgentsOnly,
             _ => Visibility::Everyone,
         };
@@ -197,7 +207,9 @@ impl Hub {
                 .map_err(|e| EngineError::Invalid(e.to_string()))?;
         }
         let is_event = activity.kind == botframework::ActivityType::Event;
-        let visibility = if is_event || (profile.require_bridged && !omnichannel::is_bridged(&activity)) {
+        let command_only = command.is_some() && !omnichannel::has_message_for_customer(&activity);
+        let visibility = if is_event || command_only || (profile.require_bridged && !omnichannel::is_bridged(&activity))
+        {
             Visibility::AgentsOnly
         } else {
             Visibility::Everyone

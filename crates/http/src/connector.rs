@@ -7,16 +7,28 @@
 //! Connector's PascalCase codes (`BadArgument`, `ConversationNotFound`, …). So errors here are
 //! [`ConnectorError`], mapped to status and code in its one `match`, rather than [`crate::ApiError`].
 //!
-//! Authentication ([`caller`]): a call without an `Authorization` header is an anonymous bot's
-//! (accepted only for bots configured without an app id); a `Bearer` token is checked against
-//! the configuration of the signed bot it claims to come from (`Hub::authenticate_bot`), and a
-//! token that does not validate is 401.
+//! Authentication ([`caller`], through the [`Bot`] extractor every bot operation takes): a
+//! `Bearer` token is checked against the configuration of the signed bot it claims to come from
+//! (`Hub::authenticate_bot`), and a token that does not validate is 401. A call without an
+//! `Authorization` header is an anonymous bot's (accepted only for bots configured without an
+//! app id): anyone who knows a conversation id could make one, so it is taken only from the
+//! networks in `[security] anonymous_bot_networks` (default loopback), the client's address
+//! resolved behind the trusted proxies ([`ClientAddr`]); from anywhere else it is 401, saying to
+//! configure an app id or add the network.
+//!
+//! The attachment reads are the exception ([`Reader`]): the `contentUrl` a bot or the hub puts
+//! in a message is fetched by the customer's and the agents' browsers, from anywhere and without
+//! credentials, so they need only the attachment's random id; a token that is presented must
+//! still be valid.
+
+use std::net::SocketAddr;
 
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,6 +38,7 @@ use domain::ConversationId;
 use engine::{BotCaller, ConnectorRefusal, EngineError};
 
 use crate::AppState;
+use crate::client::ClientAddr;
 
 mod ops;
 
@@ -88,6 +101,8 @@ enum Failure {
     TooLarge(String),
     /// An operation of the protocol this channel does not offer: why, and what to do instead.
     NotImplemented(&'static str),
+    /// The hub cannot serve the call (logged where it is answered; the body says no more).
+    Internal(String),
 }
 
 impl IntoResponse for ConnectorError {
@@ -100,6 +115,14 @@ impl IntoResponse for ConnectorError {
             Failure::AttachmentNotFound(m) => (StatusCode::NOT_FOUND, ErrorCode::AttachmentNotFound, m),
             Failure::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::MessageSizeTooBig, m),
             Failure::NotImplemented(m) => (StatusCode::NOT_IMPLEMENTED, ErrorCode::NotImplemented, m.to_owned()),
+            Failure::Internal(m) => {
+                tracing::error!(error = %m, "connector call failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::ServiceError,
+                    "the hub failed to handle this call; see its log".to_owned(),
+                )
+            }
             Failure::Activity(e @ ActivityError::TooLarge { .. }) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorCode::MessageSizeTooBig,
@@ -171,10 +194,10 @@ impl From<EngineError> for ConnectorError {
 async fn send_to_conversation(
     State(state): State<AppState>,
     Path(conversation): Path<String>,
-    headers: HeaderMap,
+    Bot(caller): Bot,
     body: Bytes,
 ) -> Result<Json<ResourceResponse>, ConnectorError> {
-    accept(state, &conversation, &headers, &body).await
+    accept(state, &conversation, caller, &body).await
 }
 
 /// `POST /v3/conversations/{conversation}/activities/{replyTo}` (ReplyToActivity). The reply
@@ -182,31 +205,83 @@ async fn send_to_conversation(
 async fn reply_to_activity(
     State(state): State<AppState>,
     Path((conversation, _reply_to)): Path<(String, String)>,
-    headers: HeaderMap,
+    Bot(caller): Bot,
     body: Bytes,
 ) -> Result<Json<ResourceResponse>, ConnectorError> {
-    accept(state, &conversation, &headers, &body).await
+    accept(state, &conversation, caller, &body).await
 }
 
 async fn accept(
     state: AppState,
     conversation: &str,
-    headers: &HeaderMap,
+    caller: BotCaller,
     body: &[u8],
 ) -> Result<Json<ResourceResponse>, ConnectorError> {
-    let caller = caller(&state, headers).await?;
     let id = conversation_id(conversation)?;
     let activity = validate::parse_activity(body).map_err(|e| ConnectorError(Failure::Activity(e)))?;
     let sent = state.hub.accept_from_bot(id, caller, activity).await?;
     Ok(Json(ResourceResponse::new(sent.id)))
 }
 
-/// Who is calling: an anonymous bot when there is no `Authorization` header, else the app a
-/// valid `Bearer` token was issued to. Any other header, or a token that does not validate, is
-/// 401. Every Connector operation starts here.
-pub(crate) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<BotCaller, ConnectorError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+/// The bot making a Connector call, as [`caller`] proved it. Every operation a bot makes on a
+/// conversation (and the refused ones) takes this extractor, so none runs for a caller that
+/// failed.
+pub(crate) struct Bot(pub BotCaller);
+
+impl FromRequestParts<AppState> for Bot {
+    type Rejection = ConnectorError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ConnectorError> {
+        let client = client_addr(parts, state)?;
+        caller(state, &parts.headers, client).await.map(Bot)
+    }
+}
+
+/// A reader of attachments (GetAttachmentInfo, GetAttachment): anyone, since the id is the
+/// capability (see the module doc), but a bearer token that is presented must be valid.
+pub(crate) struct Reader;
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = ConnectorError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ConnectorError> {
+        bearer(state, &parts.headers).await.map(|_| Reader)
+    }
+}
+
+/// Who is calling: the app a valid `Bearer` token was issued to; with no `Authorization` header,
+/// an anonymous bot — if `client` is in `[security] anonymous_bot_networks`. Any other header,
+/// a token that does not validate, or an anonymous call from elsewhere is 401. Every Connector
+/// operation but the attachment reads starts here.
+pub(crate) async fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: ClientAddr,
+) -> Result<BotCaller, ConnectorError> {
+    if let Some(app_id) = bearer(state, headers).await? {
+        return Ok(BotCaller::App(app_id));
+    }
+    let networks = &state.security.anonymous_bot_networks;
+    if networks.contains(client.0) {
         return Ok(BotCaller::Anonymous);
+    }
+    tracing::warn!(
+        client.addr = %client.0,
+        "refused a Connector call without credentials from outside [security] anonymous_bot_networks"
+    );
+    Err(ConnectorError(Failure::Unauthorized(format!(
+        "calls without an Authorization header (from bots configured without an app id) are accepted only \
+         from the hub's anonymous_bot_networks, and this one came from {}: configure the bot with an app id \
+         and send its bearer token (docs/bots.md, \"Signed bots\"), or add the bot's network to \
+         [security] anonymous_bot_networks in the hub's configuration",
+        client.0
+    ))))
+}
+
+/// The app id a valid `Bearer` token proves, or `None` when there is no `Authorization` header.
+async fn bearer(state: &AppState, headers: &HeaderMap) -> Result<Option<String>, ConnectorError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
     };
     let token = value
         .to_str()
@@ -218,9 +293,29 @@ pub(crate) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<BotC
             ))
         })?;
     match state.hub.authenticate_bot(token).await {
-        Ok(app_id) => Ok(BotCaller::App(app_id)),
+        Ok(app_id) => Ok(Some(app_id)),
         Err(e) => Err(ConnectorError(Failure::Unauthorized(e.to_string()))),
     }
+}
+
+/// The client behind the request (see [`ClientAddr`]). The hub is served with connection info;
+/// a router served without it cannot tell where a call comes from, so it refuses.
+fn client_addr(parts: &Parts, state: &AppState) -> Result<ClientAddr, ConnectorError> {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+        .ok_or_else(|| {
+            ConnectorError(Failure::Internal(
+                "the HTTP server was started without connection info (serve with into_make_service_with_connect_info)"
+                    .to_owned(),
+            ))
+        })?;
+    Ok(ClientAddr::resolve(
+        peer,
+        &parts.headers,
+        &state.security.trusted_proxies,
+    ))
 }
 
 /// A conversation id from the path; one that cannot be an id names no conversation.

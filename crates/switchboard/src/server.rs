@@ -100,6 +100,7 @@ pub async fn run(
     })?;
     let public_url = public_url(&config, &listener)?;
     let admin_token = admin_token(&config);
+    warn_of_anonymous_bots(&config);
     let builtin = config.builtin_bots.clone();
     let built = build(config, store, public_url.clone(), admin_token)?;
     let hub = built.hub.clone();
@@ -165,6 +166,32 @@ pub async fn run(
     served?;
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+/// One warning per bot configured without an app id: anyone on the networks it is accepted
+/// from who knows a conversation id can post, edit and escalate as that bot.
+fn warn_of_anonymous_bots(config: &Config) {
+    let networks = http::client::Networks(config.security.anonymous_bot_networks.clone());
+    let anonymous = config
+        .tenant
+        .users()
+        .filter(|u| matches!(&u.kind, UserKind::Bot(profile) if profile.is_anonymous()));
+    for bot in anonymous {
+        if networks.is_empty() {
+            tracing::warn!(
+                bot = %bot.name,
+                "bot `{}` has no app id, and [security] anonymous_bot_networks is empty: every Connector call it makes will be refused; give it an app id (docs/bots.md)",
+                bot.name
+            );
+        } else {
+            tracing::warn!(
+                bot = %bot.name,
+                networks = %networks,
+                "bot `{}` has no app id: its Connector calls are accepted without credentials from {networks} ([security] anonymous_bot_networks); outside development, give it an app id (docs/bots.md)",
+                bot.name
+            );
+        }
+    }
 }
 
 /// Binds a built-in bot to the address of its configured endpoint and serves it until `stop`.

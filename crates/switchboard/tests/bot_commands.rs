@@ -335,3 +335,123 @@ async fn two_escalations_of_one_conversation_at_once_are_applied_one_at_a_time()
     assert_eq!(f.hub.store().routing_history(id).await.unwrap().len(), 2);
     f.finish().await;
 }
+
+/// A hub over the sample whose demo bot is a silent [`common::RecordingBot`], with `edit` applied
+/// to the configuration, so customers can start chats over Direct Line.
+async fn hub_for_customers(tag: &str, edit: impl Fn(String) -> String) -> TestHub {
+    let bot = common::RecordingBot::start().await;
+    let text = config::SAMPLE.replace(common::SAMPLE_BOT_ENDPOINT, &bot.endpoint());
+    TestHub::new(tag, &edit(text)).await
+}
+
+/// An EndConversation command with nothing else: no text, no attachments, only
+/// `channelData.tags`, as a bot written for Omnichannel may send it.
+fn tags_only_end_conversation() -> Activity {
+    serde_json::from_value(json!({
+        "type": "message",
+        "channelData": {"tags": "{\"type\":\"EndConversation\",\"context\":{}}"}
+    }))
+    .unwrap()
+}
+
+/// The types and texts of what the customer's Direct Line client gets, in order.
+async fn customer_view(f: &TestHub, id: domain::ConversationId, token: &str) -> Vec<(String, Option<String>)> {
+    common::customers::sees(f, id, token)
+        .await
+        .iter()
+        .map(|a| {
+            (
+                a["type"].as_str().unwrap_or_default().to_owned(),
+                a["text"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_tags_only_end_conversation_ends_the_chat_without_showing_the_customer_an_empty_message() {
+    let f = hub_for_customers("bots-end-tags-only", |t| t).await;
+    let (id, token) = common::customers::start(&f, "dl_tess").await;
+    let sent = f
+        .hub
+        .accept_from_bot(id, BotCaller::Anonymous, from(tags_only_end_conversation(), "DemoBot"))
+        .await
+        .unwrap();
+    assert_eq!(sent.effect, BotEffect::Ended);
+    assert_eq!(
+        customer_view(&f, id, &token).await,
+        [("endOfConversation".to_owned(), None)],
+        "the customer gets the end and no empty message"
+    );
+    let command = f
+        .hub
+        .store()
+        .activities_after(id, Seq::ZERO, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.activity.id == sent.id)
+        .expect("the transcript keeps the command");
+    assert_eq!(command.activity.visibility, Visibility::AgentsOnly);
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn an_end_conversation_with_text_shows_the_customer_the_text_then_the_end() {
+    let f = hub_for_customers("bots-end-goodbye", |t| t).await;
+    let (id, token) = common::customers::start(&f, "dl_uma").await;
+    f.hub
+        .accept_from_bot(
+            id,
+            BotCaller::Anonymous,
+            from(end_conversation_activity("Goodbye"), "DemoBot"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        customer_view(&f, id, &token).await,
+        [
+            ("message".to_owned(), Some("Goodbye".to_owned())),
+            ("endOfConversation".to_owned(), None)
+        ]
+    );
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn an_unbridged_end_conversation_text_stays_with_agents_when_the_bot_requires_bridging() {
+    let f = hub_for_customers("bots-end-unbridged", |t| {
+        t.replace("require_bridged = false", "require_bridged = true")
+    })
+    .await;
+    let (id, token) = common::customers::start(&f, "dl_vic").await;
+    f.hub
+        .accept_from_bot(
+            id,
+            BotCaller::Anonymous,
+            from(end_conversation_activity("Goodbye"), "DemoBot"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        customer_view(&f, id, &token).await,
+        [("endOfConversation".to_owned(), None)],
+        "not bridged, so only the end reaches the customer"
+    );
+
+    let (bridged_id, bridged_token) = common::customers::start(&f, "dl_wes").await;
+    let bridged = omnichannel::bridged(from(end_conversation_activity("Goodbye"), "DemoBot"));
+    f.hub
+        .accept_from_bot(bridged_id, BotCaller::Anonymous, bridged)
+        .await
+        .unwrap();
+    assert_eq!(
+        customer_view(&f, bridged_id, &bridged_token).await,
+        [
+            ("message".to_owned(), Some("Goodbye".to_owned())),
+            ("endOfConversation".to_owned(), None)
+        ],
+        "a bridged goodbye reaches the customer"
+    );
+    f.finish().await;
+}

@@ -78,7 +78,7 @@ fn serve_runs_with_the_built_in_sample_and_stops_gracefully_on_sigterm() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args([
             "serve",
             "--listen",
@@ -94,20 +94,7 @@ fn serve_runs_with_the_built_in_sample_and_stops_gracefully_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::{Read, Write};
-            s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .unwrap();
-            let mut response = String::new();
-            s.read_to_string(&mut response).unwrap();
-            assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_ready(port);
     assert!(
         dir.join("data/switchboard.db").exists(),
         "the default SQLite file is created under ./data"
@@ -124,6 +111,56 @@ fn serve_runs_with_the_built_in_sample_and_stops_gracefully_on_sigterm() {
         s.read_to_string(&mut response).unwrap();
         assert!(response.starts_with("HTTP/1.1 501"), "{response}");
     }
+    let lines = stop_and_read_log(child);
+    assert!(
+        lines.iter().any(|l| l["message"] == "switchboard is serving"),
+        "{lines:#?}"
+    );
+    assert!(lines.iter().any(|l| l["message"] == "shutdown complete"), "{lines:#?}");
+    let sip = lines
+        .iter()
+        .find(|l| l["message"] == "voice channel is taking calls")
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    let sip = sip["sip"].as_str().unwrap();
+    assert!(sip.starts_with("Some(127.0.0.1:") && !sip.contains(":5060"), "{sip}");
+    assert!(
+        lines.iter().any(|l| l["level"] == "INFO" && l["http.status"] == 501),
+        "{lines:#?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l["level"] == "ERROR"),
+        "a 501 is not an error of the hub's: {lines:#?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A free loopback TCP port.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Waits (30 s at most) until the server on `port` answers `/readyz` with 200.
+fn wait_until_ready(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut response = String::new();
+            s.read_to_string(&mut response).unwrap();
+            assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends SIGTERM, waits (15 s at most) for a clean exit, and returns the JSON log lines.
+#[cfg(unix)]
+fn stop_and_read_log(mut child: std::process::Child) -> Vec<serde_json::Value> {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -140,29 +177,57 @@ fn serve_runs_with_the_built_in_sample_and_stops_gracefully_on_sigterm() {
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert!(exit.success(), "{stderr}");
-    let lines: Vec<serde_json::Value> = stderr
+    stderr
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
-        .collect();
-    assert!(
-        lines.iter().any(|l| l["message"] == "switchboard is serving"),
-        "{stderr}"
-    );
-    assert!(lines.iter().any(|l| l["message"] == "shutdown complete"), "{stderr}");
-    let sip = lines
-        .iter()
-        .find(|l| l["message"] == "voice channel is taking calls")
-        .unwrap_or_else(|| panic!("{stderr}"));
-    let sip = sip["sip"].as_str().unwrap();
-    assert!(sip.starts_with("Some(127.0.0.1:") && !sip.contains(":5060"), "{sip}");
-    assert!(
-        lines.iter().any(|l| l["level"] == "INFO" && l["http.status"] == 501),
-        "{stderr}"
-    );
-    assert!(
-        !lines.iter().any(|l| l["level"] == "ERROR"),
-        "a 501 is not an error of the hub's: {stderr}"
-    );
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_warns_once_for_each_anonymous_bot_naming_the_networks_it_is_accepted_from() {
+    let dir = temp_dir("anonymous");
+    let mut text = std::fs::read_to_string(sample_path()).unwrap();
+    // The sample's built-in bots and SIP on free ports (tests run in parallel).
+    for builtin in [3978, 3981, 3982] {
+        text = text.replace(&format!("127.0.0.1:{builtin}"), &format!("127.0.0.1:{}", free_port()));
+    }
+    text = text.replace("sip = \"127.0.0.1:5060\"", "sip = \"127.0.0.1:0\"");
+    text.push_str("\n[security]\nanonymous_bot_networks = [\"10.9.9.0/24\", \"127.0.0.1\"]\n");
+    let config = dir.join("hub.toml");
+    std::fs::write(&config, text).unwrap();
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args([
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            &format!("sqlite://{}/hub.db", dir.display()),
+            "--log-format",
+            "json",
+        ])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until_ready(port);
+    let lines = stop_and_read_log(child);
+    for bot in ["DemoBot", "SurveyBot", "KnowledgeBot"] {
+        let warnings: Vec<&serde_json::Value> = lines
+            .iter()
+            .filter(|l| l["level"] == "WARN" && l["bot"] == bot)
+            .collect();
+        assert_eq!(warnings.len(), 1, "one warning for {bot}: {lines:#?}");
+        let message = warnings[0]["message"].as_str().unwrap();
+        assert!(
+            message.contains(bot) && message.contains("10.9.9.0/24, 127.0.0.1/32"),
+            "{message}"
+        );
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
 

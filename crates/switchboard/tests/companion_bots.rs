@@ -286,6 +286,47 @@ async fn survey_answers_are_checked_and_only_the_survey_bot_may_send_them() {
 }
 
 #[tokio::test]
+async fn a_survey_bots_tags_only_end_conversation_ends_the_survey_without_an_empty_message() {
+    use botframework::{Activity, ChannelAccount};
+
+    let bot = RecordingBot::start().await;
+    let text = sample(&bot, |t| t).await;
+    let f = TestHub::new("survey-end-tags-only", &text).await;
+    let (id, token) = customers::start(&f, "hana").await;
+    customers::bot_escalates(&f, id, "CreditCard", "Card question").await;
+    let alice = alice_takes(&f, id).await;
+    alice.post(&format!("/api/v1/conversations/{id}/end"), json!({})).await;
+    f.details_when(&id.to_string(), |d| d["survey"]["bot"] == "SurveyBot")
+        .await;
+
+    let mut end: Activity = serde_json::from_value(json!({
+        "type": "message",
+        "channelData": {"tags": "{\"type\":\"EndConversation\",\"context\":{}}"}
+    }))
+    .unwrap();
+    end.from = Some(ChannelAccount::new("SurveyBot"));
+    f.hub
+        .accept_from_bot(id, engine::BotCaller::Anonymous, end)
+        .await
+        .unwrap();
+    customer_waits_for(&f, id, &token, |a| a["type"] == "endOfConversation").await;
+    let empty: Vec<Value> = customer_reads(&f, id, &token)
+        .await
+        .into_iter()
+        .filter(|a| {
+            a["type"] == "message"
+                && a["text"].as_str().unwrap_or_default().is_empty()
+                && a["attachments"].is_null()
+                && a["suggestedActions"].is_null()
+        })
+        .collect();
+    assert!(empty.is_empty(), "the customer got an empty message: {empty:#?}");
+    let (_, details) = f.get_json(&format!("/api/v1/conversations/{id}")).await;
+    assert_eq!(details["survey"]["end"], "completed", "{details}");
+    f.finish().await;
+}
+
+#[tokio::test]
 async fn no_survey_starts_when_the_spent_pool_keeps_bots_out() {
     let bot = RecordingBot::start().await;
     // No bot first (BotQueue holds alice only), no licences, and bots kept out once spent.

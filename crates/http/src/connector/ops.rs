@@ -1,7 +1,8 @@
 //! The Connector operations beyond sending: UpdateActivity, DeleteActivity, the member queries,
 //! UploadAttachment and the attachment reads, and the operations this channel refuses.
 //!
-//! Each handler proves the caller first, parses the request into typed values, and calls the
+//! Each handler proves the caller first (the [`Bot`] extractor; [`Reader`] for the attachment
+//! reads, which browsers make), parses the request into typed values, and calls the
 //! engine (`connector_ops`), which makes every decision. Bodies are taken as
 //! `Result<Bytes, BytesRejection>` and queries as `Result<Query, QueryRejection>` so that a body
 //! over the limit or a bad query still gets a Connector error body rather than axum's plain text.
@@ -13,7 +14,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use botframework::ChannelAccount;
 use botframework::connector::{AttachmentData, AttachmentInfo, PagedMembersResult, ResourceResponse};
@@ -22,7 +23,7 @@ use domain::attachment::{AttachmentId, View};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ConnectorError, Failure, caller, conversation_id};
+use super::{Bot, ConnectorError, Failure, Reader, conversation_id};
 use crate::AppState;
 
 /// The largest UploadAttachment body read: the decoded limit in base64 (4 characters for every
@@ -33,10 +34,9 @@ pub(super) const UPLOAD_BODY_LIMIT: usize = engine::MAX_ATTACHMENT_BYTES.div_cei
 pub(super) async fn update_activity(
     State(state): State<AppState>,
     Path((conversation, activity)): Path<(String, String)>,
-    headers: HeaderMap,
+    Bot(caller): Bot,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ResourceResponse>, ConnectorError> {
-    let caller = caller(&state, &headers).await?;
     let id = conversation_id(&conversation)?;
     let update = validate::parse_activity(&body_of(body)?).map_err(|e| ConnectorError(Failure::Activity(e)))?;
     let updated = state.hub.update_activity(id, caller, &activity, update).await?;
@@ -48,9 +48,8 @@ pub(super) async fn update_activity(
 pub(super) async fn delete_activity(
     State(state): State<AppState>,
     Path((conversation, activity)): Path<(String, String)>,
-    headers: HeaderMap,
+    Bot(caller): Bot,
 ) -> Result<Json<Value>, ConnectorError> {
-    let caller = caller(&state, &headers).await?;
     let id = conversation_id(&conversation)?;
     state.hub.delete_activity(id, caller, &activity).await?;
     Ok(Json(json!({})))
@@ -60,9 +59,8 @@ pub(super) async fn delete_activity(
 pub(super) async fn members(
     State(state): State<AppState>,
     Path(conversation): Path<String>,
-    headers: HeaderMap,
+    Bot(caller): Bot,
 ) -> Result<Json<Vec<ChannelAccount>>, ConnectorError> {
-    let caller = caller(&state, &headers).await?;
     let id = conversation_id(&conversation)?;
     Ok(Json(state.hub.conversation_members(id, caller).await?))
 }
@@ -71,9 +69,8 @@ pub(super) async fn members(
 pub(super) async fn member(
     State(state): State<AppState>,
     Path((conversation, member)): Path<(String, String)>,
-    headers: HeaderMap,
+    Bot(caller): Bot,
 ) -> Result<Json<ChannelAccount>, ConnectorError> {
-    let caller = caller(&state, &headers).await?;
     let id = conversation_id(&conversation)?;
     Ok(Json(state.hub.conversation_member(id, caller, &member).await?))
 }
@@ -91,10 +88,9 @@ pub(super) struct PageQuery {
 pub(super) async fn paged_members(
     State(state): State<AppState>,
     Path(conversation): Path<String>,
-    headers: HeaderMap,
+    Bot(caller): Bot,
     query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<PagedMembersResult>, ConnectorError> {
-    let caller = caller(&state, &headers).await?;
     let id = conversation_id(&conversation)?;
     let Query(query) = query.map_err(|e| ConnectorError(Failure::BadArgument(e.body_text())))?;
     let page = state
@@ -108,9 +104,8 @@ pub(super) async fn paged_members(
 pub(super) async fn activity_members(
     State(state): State<AppState>,
     Path((conversation, activity)): Path<(String, String)>,
-    headers: HeaderMap,
+    Bot(caller): Bot,
 ) -> Result<Json<Vec<ChannelAccount>>, ConnectorError> {
-    let caller = caller(&state, &headers).await?;
     let id = conversation_id(&conversation)?;
     Ok(Json(state.hub.activity_members(id, caller, &activity).await?))
 }
@@ -119,10 +114,9 @@ pub(super) async fn activity_members(
 pub(super) async fn upload_attachment(
     State(state): State<AppState>,
     Path(conversation): Path<String>,
-    headers: HeaderMap,
+    Bot(caller): Bot,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ResourceResponse>, ConnectorError> {
-    let caller = caller(&state, &headers).await?;
     let id = conversation_id(&conversation)?;
     let data: AttachmentData = serde_json::from_slice(&body_of(body)?)
         .map_err(|e| ConnectorError(Failure::BadSyntax(format!("the body is not AttachmentData: {e}"))))?;
@@ -134,11 +128,11 @@ pub(super) async fn upload_attachment(
 pub(super) async fn attachment_info(
     State(state): State<AppState>,
     Path(attachment): Path<String>,
-    headers: HeaderMap,
-) -> Result<Json<AttachmentInfo>, ConnectorError> {
     // A token that is presented must be valid; reading needs no identity beyond the id, which
-    // is the capability (see `engine::connector_ops`).
-    let _caller = caller(&state, &headers).await?;
+    // is the capability (see `engine::connector_ops`), and comes from anywhere: browsers fetch
+    // the contentUrl.
+    _reader: Reader,
+) -> Result<Json<AttachmentInfo>, ConnectorError> {
     let id = attachment_id(&attachment)?;
     Ok(Json(state.hub.attachment_info(id).await?))
 }
@@ -149,9 +143,8 @@ pub(super) async fn attachment_info(
 pub(super) async fn attachment_view(
     State(state): State<AppState>,
     Path((attachment, view)): Path<(String, String)>,
-    headers: HeaderMap,
+    _reader: Reader,
 ) -> Result<Response, ConnectorError> {
-    let _caller = caller(&state, &headers).await?;
     let id = attachment_id(&attachment)?;
     let view = View::from_str(&view).map_err(|e| {
         ConnectorError(Failure::AttachmentNotFound(format!(
@@ -190,39 +183,23 @@ const NO_REMOVE: &str = "this hub does not remove members (DeleteConversationMem
     the conversation (EndConversation)";
 
 /// `POST /v3/conversations` (CreateConversation): refused.
-pub(super) async fn create_conversation(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Infallible, ConnectorError> {
-    let _caller = caller(&state, &headers).await?;
+pub(super) async fn create_conversation(_caller: Bot) -> Result<Infallible, ConnectorError> {
     Err(not_offered(NO_CREATE))
 }
 
 /// `GET /v3/conversations` (GetConversations): refused.
-pub(super) async fn list_conversations(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Infallible, ConnectorError> {
-    let _caller = caller(&state, &headers).await?;
+pub(super) async fn list_conversations(_caller: Bot) -> Result<Infallible, ConnectorError> {
     Err(not_offered(NO_LIST))
 }
 
 /// `POST /v3/conversations/{conversation}/activities/history` (SendConversationHistory): refused.
-pub(super) async fn send_history(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Infallible, ConnectorError> {
-    let _caller = caller(&state, &headers).await?;
+pub(super) async fn send_history(_caller: Bot) -> Result<Infallible, ConnectorError> {
     Err(not_offered(NO_HISTORY))
 }
 
 /// `DELETE /v3/conversations/{conversation}/members/{memberId}` (DeleteConversationMember):
 /// refused.
-pub(super) async fn remove_member(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Infallible, ConnectorError> {
-    let _caller = caller(&state, &headers).await?;
+pub(super) async fn remove_member(_caller: Bot) -> Result<Infallible, ConnectorError> {
     Err(not_offered(NO_REMOVE))
 }
 
