@@ -1,11 +1,13 @@
 // Microsoft's real Web Chat (npm `botframework-webchat`, its own `dist/webchat.js` bundle, pinned
 // in ../package.json) in headless Chromium, against a hub's Direct Line: a tiny loopback server
-// serves a test page that renders Web Chat with `createDirectLine({domain, token})`; Playwright
+// serves a test page that renders Web Chat with `createDirectLine({domain, token})` (or
+// `{domain, secret}`, as Microsoft's quickstarts do; `webSocket: false` to poll); Playwright
 // types a message into Web Chat's send box, sends it, and waits until the bot's reply is rendered
 // and the message is marked sent (neither "Sending" nor "Send failed").
 //
-// Environment: HUB_URL (the hub's base URL), DL_TOKEN (a Direct Line token), WEBCHAT_SEND
-// ("hi"), WEBCHAT_EXPECT ("Echo: hi"), SCREENSHOT (a .png path, optional), TIMEOUT_MS (60000).
+// Environment: HUB_URL (the hub's base URL), DL_TOKEN (a Direct Line token) or DL_SECRET (the
+// channel's secret), DL_MODE (websocket | polling; websocket), WEBCHAT_SEND ("hi"),
+// WEBCHAT_EXPECT ("Echo: hi"), SCREENSHOT (a .png path, optional), TIMEOUT_MS (60000).
 //
 // stdout: CONNECTED, WEBSOCKET <url> (its token elided), SENT <text>, TRANSCRIPT <json> (what Web Chat rendered, once done or failed),
 // SCREENSHOT <path>, then OK (exit 0) or FAIL <reason> (exit 1). stderr: the page's console errors
@@ -55,7 +57,9 @@ function page(config) {
       return next(action);
     });
     window.WebChat.renderWebChat({
-      directLine: window.WebChat.createDirectLine({ domain: config.domain, token: config.token }),
+      directLine: window.WebChat.createDirectLine({
+        domain: config.domain, token: config.token, secret: config.secret, webSocket: config.webSocket,
+      }),
       store,
       locale: 'en-US',
     }, document.getElementById('webchat'));
@@ -98,12 +102,16 @@ function transcript() {
 
 run(async browser => {
   const hub = required('HUB_URL').replace(/\/+$/, '');
-  const token = required('DL_TOKEN');
+  const token = process.env.DL_TOKEN || undefined;
+  const secret = process.env.DL_SECRET || undefined;
+  if (!token === !secret) throw new Error('set exactly one of DL_TOKEN and DL_SECRET');
+  const mode = process.env.DL_MODE || 'websocket';
+  if (mode !== 'websocket' && mode !== 'polling') throw new Error(`DL_MODE must be websocket or polling, not ${mode}`);
   const send = process.env.WEBCHAT_SEND || 'hi';
   const expected = process.env.WEBCHAT_EXPECT || 'Echo: hi';
 
   if (!fs.existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run npm ci in compat/`);
-  const server = await serve(page({ domain: `${hub}/v3/directline`, token }));
+  const server = await serve(page({ domain: `${hub}/v3/directline`, token, secret, webSocket: mode === 'websocket' }));
   try {
     const context = await browser.newContext({ locale: 'en-US', viewport: { width: 480, height: 720 } });
     const tab = await context.newPage();

@@ -1,6 +1,8 @@
 //! Microsoft's real `botframework-directlinejs` 0.15 client (under Node, in `compat/`), in
 //! WebSocket and in polling mode, against a real hub and a real `botbuilder` bot: the sample
-//! flow (greeting, echo, escalation to CreditCardQueue, end), and resuming with a watermark.
+//! flow (greeting, echo, escalation to CreditCardQueue, end), and sending, receiving and resuming
+//! with a watermark, both with a token and with the channel's secret (which directlinejs then
+//! sends on every call, as it does to Azure).
 
 use std::time::Duration;
 
@@ -20,12 +22,31 @@ async fn hub_with_node_bot(tag: &str) -> Option<(TestHub, BotProcess)> {
     Some((f, bot))
 }
 
-async fn run(f: &TestHub, mode: &str, token: &str, script: Value, resume: Option<(&str, &str)>) -> ClientRun {
+/// What the client is given to reach the hub.
+#[derive(Clone, Copy)]
+enum Credential<'a> {
+    /// A token from `tokens/generate`.
+    Token(&'a str),
+    /// The sample channel's secret.
+    Secret,
+}
+
+async fn run(
+    f: &TestHub,
+    mode: &str,
+    credential: Credential<'_>,
+    script: Value,
+    resume: Option<(&str, &str)>,
+) -> ClientRun {
     let domain = format!("{}/v3/directline", f.base);
     let script = script.to_string();
+    let auth = match credential {
+        Credential::Token(token) => ("DL_TOKEN", token),
+        Credential::Secret => ("DL_SECRET", common::SAMPLE_DIRECTLINE_SECRET),
+    };
     let mut env = vec![
         ("DL_DOMAIN", domain.as_str()),
-        ("DL_TOKEN", token),
+        auth,
         ("DL_MODE", mode),
         ("DL_SCRIPT", script.as_str()),
     ];
@@ -53,7 +74,7 @@ async fn the_sample_flow_completes(mode: &str) {
     let escalating = run(
         &f,
         mode,
-        &f.directline_token("dl_compat_user").await,
+        Credential::Token(&f.directline_token("dl_compat_user").await),
         json!([
             {"expect": "Hello from the node bot"},
             {"send": "hi"},
@@ -82,7 +103,7 @@ async fn the_sample_flow_completes(mode: &str) {
     let ending = run(
         &f,
         mode,
-        &f.directline_token("dl_compat_user").await,
+        Credential::Token(&f.directline_token("dl_compat_user").await),
         json!([
             {"expect": "Hello from the node bot"},
             {"send": "bye"},
@@ -109,15 +130,20 @@ async fn directlinejs_polling_completes_the_sample_flow() {
     the_sample_flow_completes("polling").await;
 }
 
-async fn resuming_with_a_watermark_gets_only_newer_activities(mode: &str) {
+async fn resuming_with_a_watermark_gets_only_newer_activities(mode: &str, secret: bool) {
     let Some((f, _bot)) = hub_with_node_bot("dl-resume").await else {
         return;
     };
     let token = f.directline_token("dl_compat_user").await;
+    let credential = if secret {
+        Credential::Secret
+    } else {
+        Credential::Token(&token)
+    };
     let first = run(
         &f,
         mode,
-        &token,
+        credential,
         json!([
             {"expect": "Hello from the node bot"},
             {"send": "one"},
@@ -144,7 +170,7 @@ async fn resuming_with_a_watermark_gets_only_newer_activities(mode: &str) {
     let resumed = run(
         &f,
         mode,
-        &token,
+        credential,
         json!([{"expect": "Echo: three"}, {"sleep": 500}, {"end": true}]),
         Some((&id, &watermark)),
     )
@@ -159,10 +185,20 @@ async fn resuming_with_a_watermark_gets_only_newer_activities(mode: &str) {
 
 #[tokio::test]
 async fn directlinejs_resuming_over_websocket_gets_only_newer_activities() {
-    resuming_with_a_watermark_gets_only_newer_activities("websocket").await;
+    resuming_with_a_watermark_gets_only_newer_activities("websocket", false).await;
 }
 
 #[tokio::test]
 async fn directlinejs_resuming_by_polling_gets_only_newer_activities() {
-    resuming_with_a_watermark_gets_only_newer_activities("polling").await;
+    resuming_with_a_watermark_gets_only_newer_activities("polling", false).await;
+}
+
+#[tokio::test]
+async fn directlinejs_with_the_secret_over_websocket_sends_receives_and_resumes_with_a_watermark() {
+    resuming_with_a_watermark_gets_only_newer_activities("websocket", true).await;
+}
+
+#[tokio::test]
+async fn directlinejs_with_the_secret_by_polling_sends_receives_and_resumes_with_a_watermark() {
+    resuming_with_a_watermark_gets_only_newer_activities("polling", true).await;
 }

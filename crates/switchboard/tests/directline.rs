@@ -1,7 +1,11 @@
 //! Direct Line 3.0 over HTTP on a real hub with the sample configuration (its website channel)
 //! and a recording bot: tokens, starting and resuming, posting with echo, polling with
-//! watermarks, pre-chat context, and the status discipline real clients depend on.
+//! watermarks, pre-chat context, the channel's secret on every call of its own conversations
+//! (and on no other channel's), and the status discipline real clients depend on.
 
+use std::time::Duration;
+
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 mod common;
@@ -52,6 +56,90 @@ impl Client {
         assert_eq!(status, 201, "{started}");
         assert!(started["streamUrl"].as_str().unwrap().starts_with("ws://"));
         (body["conversationId"].as_str().unwrap().to_owned(), token)
+    }
+
+    /// A conversation started with a channel's `secret`: its id and the start's answer.
+    async fn start_with_secret(&self, secret: &str, body: Value) -> (String, Value) {
+        let (status, started) = self.post("/conversations", secret, body).await;
+        assert_eq!(status, 201, "{started}");
+        (started["conversationId"].as_str().unwrap().to_owned(), started)
+    }
+
+    /// `POST /conversations/{id}/upload` as directlinejs sends it: the `activity` part, and a
+    /// small text file unless `with_file` is false.
+    async fn upload(&self, id: &str, auth: &str, activity: Value, with_file: bool) -> (u16, Value) {
+        let mut form = reqwest::multipart::Form::new().part(
+            "activity",
+            reqwest::multipart::Part::text(activity.to_string())
+                .mime_str("application/vnd.microsoft.activity")
+                .unwrap(),
+        );
+        if with_file {
+            form = form.part(
+                "file",
+                reqwest::multipart::Part::bytes(RECEIPT.to_vec())
+                    .file_name("receipt.txt")
+                    .mime_str("text/plain")
+                    .unwrap(),
+            );
+        }
+        let response = self
+            .http
+            .post(format!("{}/conversations/{id}/upload?userId=dl_up", self.base))
+            .bearer_auth(auth)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `ws://…/conversations/{id}/stream`, with the query `query` (`?t=…&watermark=…`).
+    fn stream_url(&self, id: &str, query: &str) -> String {
+        format!(
+            "{}/conversations/{id}/stream{query}",
+            self.base.replace("http://", "ws://")
+        )
+    }
+}
+
+/// The file [`Client::upload`] sends.
+const RECEIPT: &[u8] = b"order 4711 receipt";
+
+/// Opens the Direct Line WebSocket at `url` (sending `Authorization: Bearer <auth>` when given):
+/// the texts of the first set of activities it carries, or the status it was refused with.
+async fn stream(url: &str, auth: Option<&str>) -> Result<Vec<String>, u16> {
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
+    if let Some(auth) = auth {
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {auth}").parse().unwrap());
+    }
+    let mut socket = match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => socket,
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => return Err(response.status().as_u16()),
+        Err(e) => panic!("{e}"),
+    };
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a frame within 10 s")
+            .unwrap()
+            .unwrap();
+        let tokio_tungstenite::tungstenite::Message::Text(text) = frame else {
+            continue;
+        };
+        if text.is_empty() {
+            continue;
+        }
+        let set: Value = serde_json::from_str(&text).unwrap();
+        return Ok(set["activities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["text"].as_str().unwrap_or_default().to_owned())
+            .collect());
     }
 }
 
@@ -214,9 +302,9 @@ async fn bad_credentials_unknown_conversations_and_bad_activities_are_refused_an
         ),
         (
             "the secret where a token is required",
-            post_a.clone(),
+            "/tokens/refresh".to_owned(),
             SECRET.to_owned(),
-            message("x", "3"),
+            json!({}),
             403,
             "TokenRequired",
         ),
@@ -299,35 +387,10 @@ async fn an_upload_stores_the_files_attaches_them_and_serves_them_back() {
     let bot = f.bot.clone().unwrap();
     let dl = Client::new(&f);
     let (id, token) = dl.start(json!({"user": {"id": "dl_up"}})).await;
-    let bytes = b"order 4711 receipt".to_vec();
-    let upload = |token: String, with_file: bool| {
-        let url = format!("{}/conversations/{id}/upload?userId=dl_up", dl.base);
-        let activity = json!({"type": "message", "text": "my receipt", "from": {"id": "dl_up"}, "channelData": {"clientActivityID": "u-1"}});
-        let mut form = reqwest::multipart::Form::new().part(
-            "activity",
-            reqwest::multipart::Part::text(activity.to_string())
-                .mime_str("application/vnd.microsoft.activity")
-                .unwrap(),
-        );
-        if with_file {
-            form = form.part(
-                "file",
-                reqwest::multipart::Part::bytes(bytes.clone())
-                    .file_name("receipt.txt")
-                    .mime_str("text/plain")
-                    .unwrap(),
-            );
-        }
-        let request = dl.http.post(url).bearer_auth(token).multipart(form);
-        async move {
-            let response = request.send().await.unwrap();
-            let status = response.status().as_u16();
-            (status, response.json::<Value>().await.unwrap_or(Value::Null))
-        }
-    };
-    let (status, body) = upload(token.clone(), false).await;
+    let activity = json!({"type": "message", "text": "my receipt", "from": {"id": "dl_up"}, "channelData": {"clientActivityID": "u-1"}});
+    let (status, body) = dl.upload(&id, &token, activity.clone(), false).await;
     assert_eq!((status, &body["error"]["code"]), (400, &json!("BadArgument")), "{body}");
-    let (status, body) = upload(token.clone(), true).await;
+    let (status, body) = dl.upload(&id, &token, activity, true).await;
     assert_eq!(status, 200, "{body}");
 
     let got = bot.wait_for(3).await;
@@ -340,7 +403,7 @@ async fn an_upload_stores_the_files_attaches_them_and_serves_them_back() {
     assert!(url.starts_with(&f.base), "{url}");
     let served = reqwest::get(url).await.unwrap();
     assert_eq!(served.status(), 200);
-    assert_eq!(served.bytes().await.unwrap().to_vec(), bytes);
+    assert_eq!(served.bytes().await.unwrap().to_vec(), RECEIPT);
 
     let (_, set) = dl.get(&format!("/conversations/{id}/activities"), &token).await;
     assert_eq!(set["activities"][0]["text"], "my receipt");
@@ -516,5 +579,171 @@ async fn requests_refused_before_any_handler_still_get_a_json_error() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "bad_request", "{body}");
+    f.finish().await;
+}
+
+/// A message activity from `from` (no `from` at all when it is `Value::Null`).
+fn message_from(text: &str, from: Value) -> Value {
+    let mut activity = json!({"type": "message", "text": text});
+    if !from.is_null() {
+        activity["from"] = from;
+    }
+    activity
+}
+
+#[tokio::test]
+async fn the_channels_secret_works_on_every_call_of_its_own_conversations() {
+    let f = TestHub::sample("dl-secret").await;
+    let bot = f.bot.clone().unwrap();
+    let dl = Client::new(&f);
+    let (id, started) = dl
+        .start_with_secret(SECRET, json!({"user": {"id": "customer-4711", "name": "Ana"}}))
+        .await;
+    let activities = format!("/conversations/{id}/activities");
+
+    // As on Azure, with the secret the activity says who the user is…
+    let (status, body) = dl
+        .post(
+            &activities,
+            SECRET,
+            message_from("hi", json!({"id": "web-visitor-9", "name": "Vi"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // …and an activity that names no one is the conversation's customer's.
+    let (status, body) = dl
+        .post(&activities, SECRET, message_from("me again", Value::Null))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let got = bot.wait_for(4).await;
+    assert_eq!(
+        (&got[2]["from"]["id"], &got[2]["from"]["name"], &got[2]["from"]["role"]),
+        (&json!("web-visitor-9"), &json!("Vi"), &json!("user"))
+    );
+    assert_eq!(
+        (&got[3]["from"]["id"], &got[3]["from"]["name"]),
+        (&json!("customer-4711"), &json!("Ana"))
+    );
+
+    let (status, set) = dl.get(&activities, SECRET).await;
+    assert_eq!(status, 200, "{set}");
+    assert_eq!(set["activities"].as_array().unwrap().len(), 2, "{set}");
+    let watermark = set["watermark"].as_str().unwrap().to_owned();
+
+    let upload = json!({"type": "message", "text": "my receipt", "from": {"id": "web-visitor-9"}});
+    let (status, body) = dl.upload(&id, SECRET, upload, true).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(bot.wait_for(5).await[4]["attachments"][0]["name"], "receipt.txt");
+
+    let (status, reconnected) = dl
+        .get(&format!("/conversations/{id}?watermark={watermark}"), SECRET)
+        .await;
+    assert_eq!(status, 200, "{reconnected}");
+    assert_eq!(reconnected["conversationId"], json!(id));
+
+    // The streamUrls the secret's caller got carry a token for the conversation, and work; so
+    // does the secret itself in the socket's Authorization header.
+    let everything = ["hi", "me again", "my receipt"];
+    assert_eq!(
+        stream(started["streamUrl"].as_str().unwrap(), None).await,
+        Ok(everything.map(String::from).to_vec())
+    );
+    let newer = Ok(vec!["my receipt".to_owned()]);
+    assert_eq!(stream(reconnected["streamUrl"].as_str().unwrap(), None).await, newer);
+    let by_header = dl.stream_url(&id, &format!("?watermark={watermark}"));
+    assert_eq!(stream(&by_header, Some(SECRET)).await, newer);
+    f.finish().await;
+}
+
+/// The sample, its bot at `bot`, plus `extra` TOML appended.
+fn sample_with(bot: &common::RecordingBot, extra: &str) -> String {
+    format!(
+        "{}\n{extra}",
+        switchboard::config::SAMPLE.replace(common::SAMPLE_BOT_ENDPOINT, &bot.endpoint())
+    )
+}
+
+/// Every call on conversation `id` with `auth`, each expected to be refused with 403 `code`.
+async fn refused_on_every_call(dl: &Client, id: &str, auth: &str, code: &str) {
+    let activities = format!("/conversations/{id}/activities");
+    let calls = [
+        ("post", dl.post(&activities, auth, message("x", "r")).await),
+        ("get", dl.get(&activities, auth).await),
+        (
+            "reconnect",
+            dl.get(&format!("/conversations/{id}?watermark=0"), auth).await,
+        ),
+        (
+            "upload",
+            dl.upload(id, auth, message_from("x", json!({"id": "x"})), true).await,
+        ),
+    ];
+    for (call, (status, body)) in calls {
+        assert_eq!((status, &body["error"]["code"]), (403, &json!(code)), "{call}: {body}");
+    }
+    assert_eq!(stream(&dl.stream_url(id, ""), Some(auth)).await, Err(403), "stream");
+}
+
+const PARTNER_SECRET: &str = "partner-directline-secret-0001";
+
+#[tokio::test]
+async fn another_channels_secret_is_refused_on_every_call_of_a_conversation() {
+    let bot = common::RecordingBot::start().await;
+    let partner = format!(
+        "[[workstreams]]\nname = \"PartnerChat\"\nchannel = \"chat\"\nfallback_queue = \"DefaultQueue\"\n\n\
+         [[directline]]\nname = \"partner\"\nsecret = \"{PARTNER_SECRET}\"\nworkstream = \"PartnerChat\"\n"
+    );
+    let f = TestHub::new("dl-two-channels", &sample_with(&bot, &partner)).await;
+    let dl = Client::new(&f);
+    let (website, token) = dl.start(json!({"user": {"id": "dl_web"}})).await;
+    let (partners, _) = dl.start_with_secret(PARTNER_SECRET, json!({})).await;
+
+    refused_on_every_call(&dl, &website, PARTNER_SECRET, "WrongConversation").await;
+    refused_on_every_call(&dl, &partners, SECRET, "WrongConversation").await;
+    // Each secret still works on its own channel's conversations.
+    for (id, secret) in [(&website, SECRET), (&partners, PARTNER_SECRET)] {
+        let (status, body) = dl
+            .post(&format!("/conversations/{id}/activities"), secret, message("mine", "m"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, set) = dl.get(&format!("/conversations/{website}/activities"), &token).await;
+    let texts: Vec<&str> = set["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["mine"], "nothing the partner's secret sent was stored: {set}");
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn when_two_channels_share_a_workstream_only_tokens_work_on_its_conversations() {
+    let bot = common::RecordingBot::start().await;
+    let app =
+        format!("[[directline]]\nname = \"app\"\nsecret = \"{PARTNER_SECRET}\"\nworkstream = \"ChatWorkStream\"\n");
+    let f = TestHub::new("dl-shared-workstream", &sample_with(&bot, &app)).await;
+    let dl = Client::new(&f);
+    let (id, token) = dl.start(json!({})).await;
+    // The hub cannot tell which of the two channels started it, so neither secret reaches it.
+    refused_on_every_call(&dl, &id, SECRET, "WrongConversation").await;
+    refused_on_every_call(&dl, &id, PARTNER_SECRET, "WrongConversation").await;
+    let (status, body) = dl
+        .post(&format!("/conversations/{id}/activities"), &token, message("hi", "t"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn a_token_for_one_conversation_is_refused_on_every_call_of_another() {
+    let f = TestHub::sample("dl-token-scope").await;
+    let dl = Client::new(&f);
+    let (_, token_a) = dl.start(json!({})).await;
+    let (b, _) = dl.start(json!({})).await;
+    refused_on_every_call(&dl, &b, &token_a, "WrongConversation").await;
+    let in_the_url = dl.stream_url(&b, &format!("?t={token_a}"));
+    assert_eq!(stream(&in_the_url, None).await, Err(403), "the stream with t=");
     f.finish().await;
 }

@@ -8,8 +8,10 @@
 //! stops directlinejs polling for good). Errors are `{"error":{"code","message"}}`, mapped in
 //! [`DlError`]'s one `match`.
 //!
-//! Secrets (one per chat channel, `[[directline]]`) are accepted only where a client starts
-//! something: token generation and starting a conversation. Everything else takes a token.
+//! Credentials, as on Azure: a chat channel's secret (`[[directline]]`) works on every call —
+//! on a conversation only if it is one of that channel's, and the activity then says who the
+//! user is — while a token works only for its own conversation and user (`tokens/generate`
+//! takes the secret; `tokens/refresh` a token). Secrets are compared in constant time.
 
 mod limits;
 mod stream;
@@ -33,6 +35,7 @@ use domain::{ConversationId, Seq};
 use engine::{CustomerDelivery, EngineError};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use subtle::ConstantTimeEq;
 use tower_http::cors::{Any, CorsLayer};
 
 pub use limits::CustomerRate;
@@ -178,8 +181,7 @@ fn bearer(headers: &HeaderMap) -> Result<&str, DlError> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| DlError::Forbidden {
             code: "MissingToken",
-            message: "send `Authorization: Bearer <token>` (or the channel's secret where a conversation starts)"
-                .to_owned(),
+            message: "send `Authorization: Bearer <token>` (or the channel's secret)".to_owned(),
         })
 }
 
@@ -194,26 +196,19 @@ impl DirectLine {
 
     fn credential(&self, headers: &HeaderMap) -> Result<Credential, DlError> {
         let presented = bearer(headers)?;
-        if let Some(i) = self.channels.iter().position(|c| c.secret == presented) {
+        // Every secret is compared, each in constant time, so timing tells neither how much of a
+        // secret matched nor which channel's it was.
+        let mut secret = None;
+        for (i, channel) in self.channels.iter().enumerate() {
+            if bool::from(channel.secret.as_bytes().ct_eq(presented.as_bytes())) {
+                secret = Some(i);
+            }
+        }
+        if let Some(i) = secret {
             return Ok(Credential::Secret(i));
         }
         let (claims, i) = tokens::verify(presented, &self.channels, unix_now())?;
         Ok(Credential::Token(claims, i))
-    }
-
-    /// A token (never a secret) for conversation `id`.
-    fn token_for(&self, headers: &HeaderMap, id: &str) -> Result<(TokenClaims, usize), DlError> {
-        match self.credential(headers)? {
-            Credential::Secret(_) => Err(DlError::Forbidden {
-                code: "TokenRequired",
-                message: "this call takes a token, not the channel's secret: get one from tokens/generate".to_owned(),
-            }),
-            Credential::Token(claims, _) if claims.conv != id => Err(DlError::Forbidden {
-                code: "WrongConversation",
-                message: format!("the token is for another conversation, not `{id}`"),
-            }),
-            Credential::Token(claims, i) => Ok((claims, i)),
-        }
     }
 
     fn secret(&self, headers: &HeaderMap) -> Result<usize, DlError> {
@@ -224,6 +219,101 @@ impl DirectLine {
                 message: "tokens/generate takes the channel's secret (from the site's backend), not a token".to_owned(),
             }),
         }
+    }
+
+    /// Whether the secret of channel `index` reaches `conversation`: it must be a conversation of
+    /// the channel's workstream, and no other channel may feed that workstream — the hub does not
+    /// record which channel started a conversation, so with a shared workstream it cannot tell
+    /// one channel's conversations from another's, and refuses both secrets (tokens still work).
+    fn secret_reaches(&self, index: usize, conversation: &domain::conversation::Conversation) -> bool {
+        let workstream = &self.channels[index].workstream;
+        conversation.workstream.as_str() == workstream
+            && self.channels.iter().filter(|c| &c.workstream == workstream).count() == 1
+    }
+}
+
+/// Who may act on a conversation, and on whose word.
+enum Caller {
+    /// A token for this conversation: it says who the customer is.
+    Token(TokenClaims),
+    /// The secret of the conversation's channel: the caller speaks for the channel, and the
+    /// activity says who the user is (as on Azure).
+    Secret,
+}
+
+/// A call on one conversation, allowed: the conversation as stored, the channel, and the caller.
+struct Access {
+    conversation: domain::conversation::Conversation,
+    channel: usize,
+    caller: Caller,
+}
+
+impl Access {
+    /// The conversation's id.
+    fn id(&self) -> ConversationId {
+        self.conversation.id
+    }
+
+    /// Claims for a token of this conversation (the `streamUrl`'s): the caller's own token, or,
+    /// for the secret, a fresh one for the conversation's customer.
+    fn claims(&self, channel: &DirectLineChannel) -> TokenClaims {
+        match &self.caller {
+            Caller::Token(claims) => claims.clone(),
+            Caller::Secret => {
+                let customer = &self.conversation.customer;
+                let mut claims = TokenClaims::new(channel, self.id().to_string(), customer.id.clone(), unix_now());
+                claims.name = customer.name.clone();
+                claims.email = customer.email.clone();
+                claims
+            }
+        }
+    }
+
+    /// Says who sent `activity`: the token's user, or with the secret the activity's own
+    /// `from` (the conversation's customer when it names no one).
+    fn sender(&self, activity: &mut botframework::Activity) {
+        match &self.caller {
+            Caller::Token(claims) => from_token_user(activity, claims),
+            Caller::Secret => from_secret_caller(activity, &self.conversation.customer),
+        }
+    }
+}
+
+/// Checks `credential` for a call on conversation `id` (which must exist): a token must be for
+/// `id`; a secret must be that of the conversation's channel.
+async fn access(state: &AppState, credential: Credential, id: &str) -> Result<Access, DlError> {
+    if let Credential::Token(claims, _) = &credential
+        && claims.conv != id
+    {
+        return Err(DlError::Forbidden {
+            code: "WrongConversation",
+            message: format!("the token is for another conversation, not `{id}`"),
+        });
+    }
+    let not_found = || DlError::NotFound(format!("conversation `{id}` does not exist"));
+    let parsed = ConversationId::parse(id).map_err(|_| not_found())?;
+    let conversation = state
+        .hub
+        .store()
+        .get_conversation(parsed)
+        .await
+        .map_err(|e| DlError::Internal(e.to_string()))?
+        .ok_or_else(not_found)?;
+    match credential {
+        Credential::Token(claims, channel) => Ok(Access {
+            conversation,
+            channel,
+            caller: Caller::Token(claims),
+        }),
+        Credential::Secret(channel) if state.directline.secret_reaches(channel, &conversation) => Ok(Access {
+            conversation,
+            channel,
+            caller: Caller::Secret,
+        }),
+        Credential::Secret(_) => Err(DlError::Forbidden {
+            code: "WrongConversation",
+            message: format!("conversation `{id}` is not one of this chat channel's"),
+        }),
     }
 }
 
@@ -436,51 +526,42 @@ fn parse_watermark(w: Option<&str>) -> Result<Seq, DlError> {
     }
 }
 
-async fn existing(state: &AppState, id: &str) -> Result<ConversationId, DlError> {
-    let not_found = || DlError::NotFound(format!("conversation `{id}` does not exist"));
-    let parsed = ConversationId::parse(id).map_err(|_| not_found())?;
-    match state.hub.store().get_conversation(parsed).await {
-        Ok(Some(_)) => Ok(parsed),
-        Ok(None) => Err(not_found()),
-        Err(e) => Err(DlError::Internal(e.to_string())),
-    }
-}
-
-/// `GET /v3/directline/conversations/{id}?watermark=` (token): reconnect — a fresh `streamUrl`.
+/// `GET /v3/directline/conversations/{id}?watermark=` (secret or token): reconnect — a fresh
+/// `streamUrl`, carrying a token for the conversation (the secret's caller gets one for the
+/// conversation's customer).
 async fn reconnect(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(query): Query<WatermarkQuery>,
     headers: HeaderMap,
 ) -> Result<Json<Conversation>, DlError> {
-    let (claims, index) = state.directline.token_for(&headers, &id)?;
-    existing(&state, &id).await?;
+    let access = access(&state, state.directline.credential(&headers)?, &id).await?;
     parse_watermark(query.watermark.as_deref())?;
-    let channel = &state.directline.channels[index];
+    let channel = &state.directline.channels[access.channel];
     Ok(Json(conversation_response(
         &state,
-        &claims,
+        &access.claims(channel),
         channel,
         query.watermark.as_deref(),
     )))
 }
 
-/// `POST /v3/directline/conversations/{id}/activities` (token): the customer sends an activity.
+/// `POST /v3/directline/conversations/{id}/activities` (secret or token): the customer sends an
+/// activity.
 async fn post_activity(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<ResourceResponse>, DlError> {
-    let (claims, _) = state.directline.token_for(&headers, &id)?;
-    let conversation = existing(&state, &id).await?;
-    state.directline.take_one(conversation)?;
+    let access = access(&state, state.directline.credential(&headers)?, &id).await?;
+    state.directline.take_one(access.id())?;
     let mut activity = validate::parse_activity(&body).map_err(|e| match e {
         ActivityError::TooLarge { .. } => DlError::TooLarge(e.to_string()),
         e => DlError::BadRequest(e.to_string()),
     })?;
-    from_token_user(&mut activity, &claims);
-    let sent = state.hub.accept_from_customer(conversation, activity).await?;
+    access.sender(&mut activity);
+    let sent = state.hub.accept_from_customer(access.id(), activity).await?;
     posted(sent)
 }
 
@@ -494,6 +575,23 @@ fn from_token_user(activity: &mut botframework::Activity, claims: &TokenClaims) 
     from.id = claims.user.clone();
     if from.name.is_none() {
         from.name = claims.name.clone();
+    }
+    from.role = Some(botframework::RoleType::User);
+    activity.from = Some(from);
+}
+
+/// With the channel's secret, the activity's `from.id` is the user, as on Azure; an activity
+/// that names no one is the conversation's customer's.
+fn from_secret_caller(activity: &mut botframework::Activity, customer: &Customer) {
+    let mut from = activity
+        .from
+        .take()
+        .unwrap_or_else(|| botframework::ChannelAccount::new(""));
+    if from.id.is_empty() {
+        from.id = customer.id.clone();
+        if from.name.is_none() {
+            from.name = customer.name.clone();
+        }
     }
     from.role = Some(botframework::RoleType::User);
     activity.from = Some(from);
@@ -520,7 +618,7 @@ fn posted(sent: engine::CustomerSent) -> Result<Json<ResourceResponse>, DlError>
 /// How many log entries one poll reads at most.
 const PAGE: u32 = 500;
 
-/// `GET /v3/directline/conversations/{id}/activities?watermark=` (token): everything the
+/// `GET /v3/directline/conversations/{id}/activities?watermark=` (secret or token): everything the
 /// customer may see after the watermark. Never a 5xx: a store failure answers an empty set with
 /// the same watermark, and the client polls again.
 async fn get_activities(
@@ -529,8 +627,9 @@ async fn get_activities(
     Query(query): Query<WatermarkQuery>,
     headers: HeaderMap,
 ) -> Result<Json<ActivitySet>, DlError> {
-    state.directline.token_for(&headers, &id)?;
-    let conversation = match existing(&state, &id).await {
+    let credential = state.directline.credential(&headers)?;
+    let conversation = match access(&state, credential, &id).await {
+        Ok(access) => access.id(),
         Err(DlError::Internal(detail)) => {
             tracing::warn!(conversation.id = %id, error = %detail, "poll failed; answering an empty set");
             return Ok(Json(ActivitySet {
@@ -538,7 +637,7 @@ async fn get_activities(
                 watermark: query.watermark,
             }));
         }
-        other => other?,
+        Err(e) => return Err(e),
     };
     let after = parse_watermark(query.watermark.as_deref())?;
     match state.hub.customer_view(conversation, after, PAGE, false).await {
@@ -581,7 +680,7 @@ async fn session_id(State(state): State<AppState>, headers: HeaderMap) -> Result
 /// The largest upload body: a few files up to the attachment limit, plus multipart framing.
 const UPLOAD_BODY_LIMIT: usize = engine::MAX_ATTACHMENT_BYTES * 3 + 64 * 1024;
 
-/// `POST /v3/directline/conversations/{id}/upload?userId=` (token): a message with files, as
+/// `POST /v3/directline/conversations/{id}/upload?userId=` (secret or token): a message with files, as
 /// directlinejs sends one — a multipart body with an `activity` part (the activity JSON) and one
 /// `file` part per attachment. The files are stored and the activity is posted with them
 /// attached, each served back at its `contentUrl`.
@@ -591,9 +690,8 @@ async fn upload(
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<ResourceResponse>, DlError> {
-    let (claims, _) = state.directline.token_for(&headers, &id)?;
-    let conversation = existing(&state, &id).await?;
-    state.directline.take_one(conversation)?;
+    let access = access(&state, state.directline.credential(&headers)?, &id).await?;
+    state.directline.take_one(access.id())?;
     let mut multipart =
         multipart.map_err(|e| DlError::BadRequest(format!("an upload is a multipart/form-data body: {e}")))?;
     let mut activity = None;
@@ -633,10 +731,43 @@ async fn upload(
     if activity.text.as_deref() == Some("") {
         activity.text = None;
     }
-    from_token_user(&mut activity, &claims);
+    access.sender(&mut activity);
     let sent = state
         .hub
-        .accept_upload_from_customer(conversation, activity, files)
+        .accept_upload_from_customer(access.id(), activity, files)
         .await?;
     posted(sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message from "someone" who calls themselves Mallory.
+    fn mallory() -> botframework::Activity {
+        let mut activity = botframework::Activity::message("hi");
+        activity.from = Some(botframework::ChannelAccount::new("someone").with_name("Mallory"));
+        activity
+    }
+
+    /// The sender's id and name.
+    fn sender(activity: botframework::Activity) -> (String, Option<String>) {
+        let from = activity.from.unwrap();
+        (from.id, from.name)
+    }
+
+    #[test]
+    fn with_the_secret_the_activity_says_who_sent_it_or_else_the_customer_did() {
+        let customer = Customer {
+            id: "customer-1".into(),
+            name: Some("Cy".into()),
+            email: None,
+        };
+        let mut activity = mallory();
+        from_secret_caller(&mut activity, &customer);
+        assert_eq!(sender(activity), ("someone".into(), Some("Mallory".into())));
+        let mut activity = botframework::Activity::message("hi");
+        from_secret_caller(&mut activity, &customer);
+        assert_eq!(sender(activity), ("customer-1".into(), Some("Cy".into())));
+    }
 }

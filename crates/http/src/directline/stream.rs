@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use botframework::directline::{ActivitySet, KEEPALIVE_FRAME};
 use domain::{ConversationId, Seq};
@@ -18,7 +19,7 @@ use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{DlError, existing, parse_watermark, tokens};
+use super::{Credential, DlError, access, parse_watermark, tokens};
 use crate::AppState;
 
 /// How often an idle socket gets a keep-alive frame.
@@ -50,25 +51,30 @@ pub(super) struct StreamQuery {
 }
 
 /// `GET /v3/directline/conversations/{id}/stream?t=TOKEN&watermark=W`: the upgrade, after the
-/// token and the conversation are checked (a refused socket gets the same 403/404 as HTTP).
+/// credential and the conversation are checked (a refused socket gets the same 403/404 as HTTP).
+/// The credential is the token in the URL (what the hub's `streamUrl` carries), or, from a client
+/// that can set headers, `Authorization: Bearer` with a token or the channel's secret, as on Azure.
 pub(super) async fn connect(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(query): Query<StreamQuery>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, DlError> {
-    let token = query.t.ok_or_else(|| DlError::Forbidden {
-        code: "MissingToken",
-        message: "the stream URL carries its token as `t`; use the streamUrl the hub gave".to_owned(),
-    })?;
-    let (claims, _) = tokens::verify(&token, &state.directline.channels, tokens::unix_now())?;
-    if claims.conv != id {
-        return Err(DlError::Forbidden {
-            code: "WrongConversation",
-            message: format!("the token is for another conversation, not `{id}`"),
-        });
-    }
-    let conversation = existing(&state, &id).await?;
+    let credential = match query.t {
+        Some(token) => {
+            let (claims, channel) = tokens::verify(&token, &state.directline.channels, tokens::unix_now())?;
+            Credential::Token(claims, channel)
+        }
+        None if headers.contains_key(header::AUTHORIZATION) => state.directline.credential(&headers)?,
+        None => {
+            return Err(DlError::Forbidden {
+                code: "MissingToken",
+                message: "the stream URL carries its token as `t`; use the streamUrl the hub gave".to_owned(),
+            });
+        }
+    };
+    let conversation = access(&state, credential, &id).await?.id();
     let after = parse_watermark(query.watermark.as_deref())?;
     Ok(upgrade
         // Customers send nothing but pings on this socket, and what it carries is small and
