@@ -790,3 +790,35 @@ async fn with_a_token_only_the_context_the_backend_signed_routes_the_conversatio
     assert_eq!(details_of(&id).await["queue"], "CreditCardQueue");
     f.finish().await;
 }
+
+#[tokio::test]
+async fn the_name_in_the_token_wins_over_the_from_name_a_page_posts() {
+    let f = TestHub::sample("dl-token-name").await;
+    let bot = f.bot.clone().unwrap();
+    let dl = Client::new(&f);
+    let (id, token) = dl.start(json!({"user": {"id": "dl_alice", "name": "Alice"}})).await;
+    let mallory = json!({"id": "dl_alice", "name": "Mallory"});
+    let (status, body) = dl
+        .post(
+            &format!("/conversations/{id}/activities"),
+            &token,
+            message_from("hi", mallory.clone()),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(bot.wait_for(3).await[2]["from"]["name"], "Alice", "what the bot sees");
+    let (_, set) = dl.get(&format!("/conversations/{id}/activities"), &token).await;
+    assert_eq!(set["activities"][0]["from"]["name"], "Alice", "what is stored: {set}");
+
+    // A token without a name leaves the page's.
+    let (other, nameless) = dl.start(json!({"user": {"id": "dl_anon"}})).await;
+    dl.post(
+        &format!("/conversations/{other}/activities"),
+        &nameless,
+        message_from("hello", mallory),
+    )
+    .await;
+    let (_, set) = dl.get(&format!("/conversations/{other}/activities"), &nameless).await;
+    assert_eq!(set["activities"][0]["from"]["name"], "Mallory", "{set}");
+    f.finish().await;
+}

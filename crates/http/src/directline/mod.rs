@@ -13,7 +13,8 @@
 //! user is — while a token works only for its own conversation and user (`tokens/generate`
 //! takes the secret; `tokens/refresh` a token). Secrets are compared in constant time. What a
 //! token carries was vouched for by the site's backend and wins over what a client sends: its
-//! pre-chat context is the only one that routes.
+//! pre-chat context is the only one that routes, and its customer name labels the posted
+//! activities.
 
 mod limits;
 mod stream;
@@ -595,15 +596,16 @@ async fn post_activity(
 }
 
 /// Makes the token's user the sender: the token says who the customer is, and a page cannot
-/// speak for someone else.
+/// speak for someone else. The token's name, vouched for by the site's backend, wins over the
+/// page's `from.name`; a token without one leaves the page's.
 fn from_token_user(activity: &mut botframework::Activity, claims: &TokenClaims) {
     let mut from = activity
         .from
         .take()
         .unwrap_or_else(|| botframework::ChannelAccount::new(""));
     from.id = claims.user.clone();
-    if from.name.is_none() {
-        from.name = claims.name.clone();
+    if let Some(name) = &claims.name {
+        from.name = Some(name.clone());
     }
     from.role = Some(botframework::RoleType::User);
     activity.from = Some(from);
@@ -857,5 +859,22 @@ mod tests {
             (opened.customer.id.as_str(), opened.customer.name.as_deref()),
             ("mallory", Some("Mallory"))
         );
+    }
+
+    #[test]
+    fn the_tokens_name_wins_over_the_from_name_a_page_sends() {
+        let web = web();
+        let mut claims = TokenClaims::new(&web, "c1".into(), "dl_alice".into(), 0);
+        let mut activity = mallory();
+        from_token_user(&mut activity, &claims);
+        assert_eq!(
+            sender(activity),
+            ("dl_alice".into(), Some("Mallory".into())),
+            "a token without a name leaves the page's"
+        );
+        claims.name = Some("Alice".into());
+        let mut activity = mallory();
+        from_token_user(&mut activity, &claims);
+        assert_eq!(sender(activity), ("dl_alice".into(), Some("Alice".into())));
     }
 }
