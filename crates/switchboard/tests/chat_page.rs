@@ -1,7 +1,8 @@
 //! The hub's own customer chat page, `/chat`: its assets come from the binary, `/chat/token`
-//! issues Direct Line tokens for the first chat channel, and in headless Chromium on a phone-sized
-//! screen (`compat/browser/chat-page.js`) it shows a real `botbuilder` bot's greeting, sends a
-//! message, marks it sent and shows the reply with the bot's display name.
+//! issues Direct Line tokens for the first chat channel (with which a browser cannot choose its
+//! own routing), and in headless Chromium on a phone-sized screen (`compat/browser/chat-page.js`)
+//! it shows a real `botbuilder` bot's greeting, sends a message, marks it sent and shows the
+//! reply with the bot's display name.
 
 use std::time::Duration;
 
@@ -74,6 +75,33 @@ async fn a_chat_page_token_starts_a_conversation_on_the_first_direct_line_channe
         ))
         .await;
     assert_eq!(details["workstream"], "ChatWorkStream", "{details}");
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn a_browser_with_a_chat_page_token_cannot_route_itself_past_the_bot() {
+    let f = TestHub::sample("chat-token-context").await;
+    let client = reqwest::Client::new();
+    let issued: Value = client
+        .post(format!("{}/chat/token", f.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let started = client
+        .post(format!("{}/v3/directline/conversations", f.base))
+        .bearer_auth(issued["token"].as_str().unwrap())
+        .json(&serde_json::json!({"context": {"BotHandoffTopic": "CreditCard"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 201, "a context in the body does not fail the start");
+    let id = issued["conversationId"].as_str().unwrap();
+    let (_, details) = f.get_json(&format!("/api/v1/conversations/{id}")).await;
+    assert_eq!(details["queue"], "BotQueue", "{details}");
+    assert_eq!(details["context"], serde_json::json!({}), "{details}");
     f.finish().await;
 }
 

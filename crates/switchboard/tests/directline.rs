@@ -1,7 +1,8 @@
 //! Direct Line 3.0 over HTTP on a real hub with the sample configuration (its website channel)
 //! and a recording bot: tokens, starting and resuming, posting with echo, polling with
 //! watermarks, pre-chat context, the channel's secret on every call of its own conversations
-//! (and on no other channel's), and the status discipline real clients depend on.
+//! (and on no other channel's), what a token decides that a client cannot, and the status
+//! discipline real clients depend on.
 
 use std::time::Duration;
 
@@ -253,11 +254,9 @@ async fn pre_chat_context_is_checked_and_routes_from_the_first_decision() {
         assert_eq!(status, 400, "{body}");
         assert!(body["error"]["message"].as_str().unwrap().contains(expected), "{body}");
     }
-    // The same checks when a client passes the context as it starts the conversation.
-    let (_, body) = dl.post("/tokens/generate", SECRET, json!({})).await;
-    let token = body["token"].as_str().unwrap();
+    // The same checks when the secret's holder passes the context as it starts the conversation.
     let (status, body) = dl
-        .post("/conversations", token, json!({"context": {"Nope": "x"}}))
+        .post("/conversations", SECRET, json!({"context": {"Nope": "x"}}))
         .await;
     assert_eq!(status, 400, "{body}");
     f.finish().await;
@@ -745,5 +744,81 @@ async fn a_token_for_one_conversation_is_refused_on_every_call_of_another() {
     refused_on_every_call(&dl, &b, &token_a, "WrongConversation").await;
     let in_the_url = dl.stream_url(&b, &format!("?t={token_a}"));
     assert_eq!(stream(&in_the_url, None).await, Err(403), "the stream with t=");
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn with_a_token_only_the_context_the_backend_signed_routes_the_conversation() {
+    let f = TestHub::sample("dl-context-rules").await;
+    let dl = Client::new(&f);
+    let credit_card = json!({"context": {"BotHandoffTopic": "CreditCard"}});
+    let details_of = async |id: &str| f.get_json(&format!("/api/v1/conversations/{id}")).await.1;
+
+    // The backend signed HomeLoan; the browser asks for CreditCard in the start's body.
+    let (_, issued) = dl
+        .post(
+            "/tokens/generate",
+            SECRET,
+            json!({"user": {"id": "dl_hl", "name": "Ana"}, "context": {"BotHandoffTopic": "HomeLoan"}}),
+        )
+        .await;
+    let token = issued["token"].as_str().unwrap();
+    let mut body = credit_card.clone();
+    body["customer"] = json!({"name": "Mallory", "email": "ana@example.com"});
+    let (status, started) = dl.post("/conversations", token, body).await;
+    assert_eq!(status, 201, "{started}");
+    let details = details_of(issued["conversationId"].as_str().unwrap()).await;
+    assert_eq!(details["queue"], "HomeLoanQueue", "{details}");
+    assert_eq!(details["context"]["BotHandoffTopic"], "HomeLoan");
+    assert_eq!(
+        details["customer"],
+        json!({"id": "dl_hl", "name": "Ana", "email": "ana@example.com"}),
+        "the token's name wins; the body only fills in what the token lacks"
+    );
+
+    // A token with no context: the body's, even a malformed one, is ignored, not refused.
+    for body in [credit_card.clone(), json!({"context": "CreditCard"})] {
+        let (_, issued) = dl.post("/tokens/generate", SECRET, json!({})).await;
+        let (status, started) = dl.post("/conversations", issued["token"].as_str().unwrap(), body).await;
+        assert_eq!(status, 201, "{started}");
+        let details = details_of(started["conversationId"].as_str().unwrap()).await;
+        assert_eq!(details["queue"], "BotQueue", "{details}");
+    }
+
+    // The secret's holder is the backend: its body context routes.
+    let (id, _) = dl.start_with_secret(SECRET, credit_card).await;
+    assert_eq!(details_of(&id).await["queue"], "CreditCardQueue");
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn the_name_in_the_token_wins_over_the_from_name_a_page_posts() {
+    let f = TestHub::sample("dl-token-name").await;
+    let bot = f.bot.clone().unwrap();
+    let dl = Client::new(&f);
+    let (id, token) = dl.start(json!({"user": {"id": "dl_alice", "name": "Alice"}})).await;
+    let mallory = json!({"id": "dl_alice", "name": "Mallory"});
+    let (status, body) = dl
+        .post(
+            &format!("/conversations/{id}/activities"),
+            &token,
+            message_from("hi", mallory.clone()),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(bot.wait_for(3).await[2]["from"]["name"], "Alice", "what the bot sees");
+    let (_, set) = dl.get(&format!("/conversations/{id}/activities"), &token).await;
+    assert_eq!(set["activities"][0]["from"]["name"], "Alice", "what is stored: {set}");
+
+    // A token without a name leaves the page's.
+    let (other, nameless) = dl.start(json!({"user": {"id": "dl_anon"}})).await;
+    dl.post(
+        &format!("/conversations/{other}/activities"),
+        &nameless,
+        message_from("hello", mallory),
+    )
+    .await;
+    let (_, set) = dl.get(&format!("/conversations/{other}/activities"), &nameless).await;
+    assert_eq!(set["activities"][0]["from"]["name"], "Mallory", "{set}");
     f.finish().await;
 }

@@ -11,7 +11,10 @@
 //! Credentials, as on Azure: a chat channel's secret (`[[directline]]`) works on every call —
 //! on a conversation only if it is one of that channel's, and the activity then says who the
 //! user is — while a token works only for its own conversation and user (`tokens/generate`
-//! takes the secret; `tokens/refresh` a token). Secrets are compared in constant time.
+//! takes the secret; `tokens/refresh` a token). Secrets are compared in constant time. What a
+//! token carries was vouched for by the site's backend and wins over what a client sends: its
+//! pre-chat context is the only one that routes, and its customer name labels the posted
+//! activities.
 
 mod limits;
 mod stream;
@@ -338,6 +341,12 @@ fn prechat(extra: &Map<String, Value>) -> Result<Prechat, DlError> {
             ));
         }
     };
+    let (name, email) = customer_fields(extra);
+    Ok(Prechat { context, name, email })
+}
+
+/// `customer.name` and `customer.email`, when they are strings.
+fn customer_fields(extra: &Map<String, Value>) -> (Option<String>, Option<String>) {
     let customer = extra.get("customer");
     let field = |k: &str| {
         customer
@@ -345,11 +354,7 @@ fn prechat(extra: &Map<String, Value>) -> Result<Prechat, DlError> {
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
-    Ok(Prechat {
-        context,
-        name: field("name"),
-        email: field("email"),
-    })
+    (field("name"), field("email"))
 }
 
 fn parse_body<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> Result<T, DlError> {
@@ -441,72 +446,108 @@ async fn start_conversation(
     body: Bytes,
 ) -> Result<Response, DlError> {
     let request: StartConversationRequest = parse_body(&body)?;
-    let Prechat {
-        context: body_context,
-        name: body_name,
-        email: body_email,
-    } = prechat(&request.extra)?;
-    let (mut claims, index) = match state.directline.credential(&headers)? {
-        Credential::Token(claims, index) => {
-            // A backend's token was counted when the backend asked for it; a page's token is
-            // anyone's, so its start counts too.
-            if claims.page {
-                state.security.public_start(client)?;
-            }
-            (claims, index)
-        }
-        Credential::Secret(index) => {
-            state.security.secret_start(client)?;
-            let user = request.user.as_ref().and_then(|u| u.id.clone());
-            let claims = TokenClaims::for_new_conversation(&state.directline.channels[index], user, unix_now());
-            (claims, index)
-        }
-    };
+    let credential = state.directline.credential(&headers)?;
+    match &credential {
+        // A backend's token was counted when the backend asked for it; a page's token is
+        // anyone's, so its start counts too.
+        Credential::Token(claims, _) if claims.page => state.security.public_start(client)?,
+        Credential::Token(..) => {}
+        Credential::Secret(_) => state.security.secret_start(client)?,
+    }
+    let Opening {
+        claims,
+        channel: index,
+        customer,
+        context,
+    } = opening(&state.directline.channels, credential, request)?;
     let channel = &state.directline.channels[index];
+    let answer = |status| (status, Json(conversation_response(&state, &claims, channel, None))).into_response();
     let id = ConversationId::parse(&claims.conv).map_err(|_| DlError::Forbidden {
         code: "BadToken",
         message: "the token names no valid conversation".to_owned(),
     })?;
-    if state
-        .hub
-        .store()
+    let store = state.hub.store();
+    if store
         .get_conversation(id)
         .await
         .map_err(|e| DlError::Internal(e.to_string()))?
         .is_some()
     {
-        return Ok((
-            StatusCode::OK,
-            Json(conversation_response(&state, &claims, channel, None)),
-        )
-            .into_response());
+        return Ok(answer(StatusCode::OK));
     }
-    let context_json = body_context.or_else(|| claims.ctx.clone()).unwrap_or_default();
-    let context = check_context(&state, &channel.workstream, &context_json)?;
-    claims.name = claims.name.clone().or(body_name).or(request.user.and_then(|u| u.name));
-    claims.email = claims.email.clone().or(body_email);
-    let customer = Customer {
-        id: claims.user.clone(),
-        name: claims.name.clone(),
-        email: claims.email.clone(),
-    };
+    let context = check_context(&state, &channel.workstream, &context)?;
     match state
         .hub
         .open_conversation_as(id, &channel.workstream, customer, context)
         .await
     {
-        Ok(_) => Ok((
-            StatusCode::CREATED,
-            Json(conversation_response(&state, &claims, channel, None)),
-        )
-            .into_response()),
+        Ok(_) => Ok(answer(StatusCode::CREATED)),
         // Started by a concurrent request with the same token.
-        Err(EngineError::ConversationExists(_)) => Ok((
-            StatusCode::OK,
-            Json(conversation_response(&state, &claims, channel, None)),
-        )
-            .into_response()),
+        Err(EngineError::ConversationExists(_)) => Ok(answer(StatusCode::OK)),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// What a start opens: the conversation's token claims, its channel, its customer and the
+/// pre-chat context that routes it.
+struct Opening {
+    claims: TokenClaims,
+    channel: usize,
+    customer: Customer,
+    context: Map<String, Value>,
+}
+
+/// Decides a start from whose credential it comes. A token's signed values were vouched for by
+/// the site's backend: its context is the only one that routes (a body context is ignored, so a
+/// browser cannot choose its queue), and its name and e-mail win, the body only filling what the
+/// token lacks. The secret's holder is the backend itself: the body's user, customer and context
+/// count.
+fn opening(
+    channels: &[DirectLineChannel],
+    credential: Credential,
+    request: StartConversationRequest,
+) -> Result<Opening, DlError> {
+    let body_user_name = request.user.as_ref().and_then(|u| u.name.clone());
+    match credential {
+        Credential::Token(claims, channel) => {
+            if request.extra.get("context").is_some_and(|c| !c.is_null()) {
+                tracing::debug!(
+                    conversation.id = %claims.conv,
+                    "ignored the context in the body of a start with a token: only the token's context routes"
+                );
+            }
+            let (name, email) = customer_fields(&request.extra);
+            let customer = Customer {
+                id: claims.user.clone(),
+                name: claims.name.clone().or(name).or(body_user_name),
+                email: claims.email.clone().or(email),
+            };
+            let context = claims.ctx.clone().unwrap_or_default();
+            Ok(Opening {
+                claims,
+                channel,
+                customer,
+                context,
+            })
+        }
+        Credential::Secret(channel) => {
+            let Prechat { context, name, email } = prechat(&request.extra)?;
+            let user = request.user.and_then(|u| u.id);
+            let mut claims = TokenClaims::for_new_conversation(&channels[channel], user, unix_now());
+            claims.name = name.or(body_user_name);
+            claims.email = email;
+            let customer = Customer {
+                id: claims.user.clone(),
+                name: claims.name.clone(),
+                email: claims.email.clone(),
+            };
+            Ok(Opening {
+                context: context.unwrap_or_default(),
+                claims,
+                channel,
+                customer,
+            })
+        }
     }
 }
 
@@ -566,15 +607,16 @@ async fn post_activity(
 }
 
 /// Makes the token's user the sender: the token says who the customer is, and a page cannot
-/// speak for someone else.
+/// speak for someone else. The token's name, vouched for by the site's backend, wins over the
+/// page's `from.name`; a token without one leaves the page's.
 fn from_token_user(activity: &mut botframework::Activity, claims: &TokenClaims) {
     let mut from = activity
         .from
         .take()
         .unwrap_or_else(|| botframework::ChannelAccount::new(""));
     from.id = claims.user.clone();
-    if from.name.is_none() {
-        from.name = claims.name.clone();
+    if let Some(name) = &claims.name {
+        from.name = Some(name.clone());
     }
     from.role = Some(botframework::RoleType::User);
     activity.from = Some(from);
@@ -769,5 +811,81 @@ mod tests {
         let mut activity = botframework::Activity::message("hi");
         from_secret_caller(&mut activity, &customer);
         assert_eq!(sender(activity), ("customer-1".into(), Some("Cy".into())));
+    }
+
+    fn web() -> DirectLineChannel {
+        DirectLineChannel {
+            name: "web".into(),
+            secret: "s3cret-s3cret-s3cret".into(),
+            workstream: "Chat".into(),
+            token_lifetime_secs: 1800,
+        }
+    }
+
+    /// A start body asking for CreditCard routing, as a customer named Mallory.
+    fn greedy_start() -> StartConversationRequest {
+        serde_json::from_value(json!({
+            "user": {"id": "mallory"},
+            "context": {"BotHandoffTopic": "CreditCard"},
+            "customer": {"name": "Mallory", "email": "m@example.com"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_start_with_a_token_routes_by_the_tokens_context_and_the_body_only_fills_gaps() {
+        let web = web();
+        let mut claims = TokenClaims::new(&web, "c1".into(), "dl_ana".into(), 0);
+        claims.name = Some("Ana".into());
+        claims.ctx = json!({"BotHandoffTopic": "HomeLoan"}).as_object().cloned();
+        let opened = opening(std::slice::from_ref(&web), Credential::Token(claims, 0), greedy_start()).unwrap();
+        assert_eq!(
+            opened.context,
+            *json!({"BotHandoffTopic": "HomeLoan"}).as_object().unwrap()
+        );
+        assert_eq!(
+            opened.customer,
+            Customer {
+                id: "dl_ana".into(),
+                name: Some("Ana".into()),
+                email: Some("m@example.com".into())
+            }
+        );
+        assert_eq!(opened.claims.conv, "c1");
+
+        let bare = TokenClaims::new(&web, "c2".into(), "dl_x".into(), 0);
+        let opened = opening(std::slice::from_ref(&web), Credential::Token(bare, 0), greedy_start()).unwrap();
+        assert!(opened.context.is_empty(), "a body context never routes a token's start");
+    }
+
+    #[test]
+    fn a_start_with_the_secret_takes_the_bodys_user_customer_and_context() {
+        let web = web();
+        let opened = opening(std::slice::from_ref(&web), Credential::Secret(0), greedy_start()).unwrap();
+        assert_eq!(
+            opened.context,
+            *json!({"BotHandoffTopic": "CreditCard"}).as_object().unwrap()
+        );
+        assert_eq!(
+            (opened.customer.id.as_str(), opened.customer.name.as_deref()),
+            ("mallory", Some("Mallory"))
+        );
+    }
+
+    #[test]
+    fn the_tokens_name_wins_over_the_from_name_a_page_sends() {
+        let web = web();
+        let mut claims = TokenClaims::new(&web, "c1".into(), "dl_alice".into(), 0);
+        let mut activity = mallory();
+        from_token_user(&mut activity, &claims);
+        assert_eq!(
+            sender(activity),
+            ("dl_alice".into(), Some("Mallory".into())),
+            "a token without a name leaves the page's"
+        );
+        claims.name = Some("Alice".into());
+        let mut activity = mallory();
+        from_token_user(&mut activity, &claims);
+        assert_eq!(sender(activity), ("dl_alice".into(), Some("Alice".into())));
     }
 }
