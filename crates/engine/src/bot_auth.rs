@@ -8,9 +8,17 @@
 //!
 //! Keys are fetched over HTTP and cached per URL for a day; a token signed with a key the cache
 //! does not know makes the hub fetch again, at most once every five minutes per URL, so a
-//! provider's key rotation is picked up without letting bad tokens drive traffic.
+//! provider's key rotation is picked up without letting bad tokens drive traffic. A fetch that
+//! fails is remembered for 30 seconds: tokens checked meanwhile are refused with the same
+//! reason, without asking the provider again.
+//!
+//! No lock is held while fetching that other URLs' callers need: the map of key sets is behind a
+//! plain mutex taken only to read or record an entry, so a slow provider delays only the bots
+//! that use it. Callers that need the same URL fetched at once wait for one fetch (a per-URL
+//! guard) and then read what it recorded.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use botframework::auth::{self, AuthError, JwkSet};
@@ -22,6 +30,10 @@ use crate::hub::Hub;
 const KEYS_TTL: Duration = Duration::from_secs(24 * 3600);
 /// The shortest wait between two fetches of one key set.
 const REFETCH_MIN_INTERVAL: Duration = Duration::from_secs(300);
+/// How long a failed fetch is answered from memory before the URL is tried again.
+const FAILURE_TTL: Duration = Duration::from_secs(30);
+/// How long one fetch may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the hub checks the tokens one signed bot presents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +48,8 @@ pub struct BotTokenPolicy {
     pub jwks_url: String,
 }
 
-/// Why a bot's bearer token was refused. Every variant is a 401 at the Connector API.
+/// Why a bot's bearer token was refused. Every variant is a 401 at the Connector API, whose
+/// answer does not repeat this: it is for the hub's log (it names URLs and app ids).
 #[derive(Debug, thiserror::Error)]
 pub enum BotAuthError {
     #[error("the token names no app id (appid or azp)")]
@@ -54,9 +67,31 @@ pub enum BotAuthError {
 /// Key sets fetched from identity providers, by URL.
 #[derive(Debug, Default)]
 pub(crate) struct KeyCache {
-    /// An async mutex: it is held across the fetch, so concurrent calls wait for one fetch
-    /// instead of each fetching. Fetches are rare (daily, or on an unknown key).
-    sets: tokio::sync::Mutex<HashMap<String, FetchedKeys>>,
+    /// A std mutex, never held across an await: taken only to read or record an entry, so
+    /// callers whose keys are cached never wait for another URL's fetch. The URLs are the
+    /// configured bots' `token_jwks_url`s, so the map stays that small.
+    sets: Mutex<HashMap<String, Entry>>,
+}
+
+/// What is known of one URL's keys.
+#[derive(Debug, Default)]
+struct Entry {
+    /// The last key set fetched.
+    keys: Option<FetchedKeys>,
+    /// Why the last fetch failed, and when; cleared by a fetch that succeeds.
+    failed: Option<(Instant, String)>,
+    /// Held across this URL's fetch (an async mutex, as it is held across the request), so
+    /// concurrent callers needing it wait for one fetch instead of each fetching; only callers
+    /// of this URL ever wait on it.
+    fetching: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// What [`KeyCache::lookup`] found.
+enum Lookup {
+    /// The answer, from memory: the keys, or the reason the last fetch failed.
+    Known(Result<JwkSet, BotAuthError>),
+    /// The keys must be fetched; this URL's guard, to hold while fetching.
+    Fetch(Arc<tokio::sync::Mutex<()>>),
 }
 
 #[derive(Debug)]
@@ -66,45 +101,82 @@ struct FetchedKeys {
 }
 
 impl KeyCache {
-    /// The key set at `url`, fetched if not cached, stale, or lacking `kid` (rate-limited).
+    /// The key set at `url`, fetched if not cached, stale, or lacking `kid` (rate-limited); a
+    /// fetch that failed less than [`FAILURE_TTL`] ago is answered with its reason.
     async fn keys(&self, client: &reqwest::Client, url: &str, kid: Option<&str>) -> Result<JwkSet, BotAuthError> {
-        let mut sets = self.sets.lock().await;
-        if let Some(cached) = sets.get(url) {
-            let fresh = cached.fetched.elapsed() < KEYS_TTL;
-            let has_kid = kid.is_none_or(|kid| cached.keys.find(kid).is_some());
-            if fresh && (has_kid || cached.fetched.elapsed() < REFETCH_MIN_INTERVAL) {
-                return Ok(cached.keys.clone());
+        let guard = match self.lookup(url, kid) {
+            Lookup::Known(answer) => return answer,
+            Lookup::Fetch(guard) => guard,
+        };
+        let _fetching = guard.lock().await;
+        // Another caller may have fetched (or failed to) while this one waited.
+        if let Lookup::Known(answer) = self.lookup(url, kid) {
+            return answer;
+        }
+        let fetched = fetch(client, url).await;
+        let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = sets.entry(url.to_owned()).or_default();
+        match fetched {
+            Ok(keys) => {
+                tracing::info!(
+                    url,
+                    keys = keys.keys.len(),
+                    "fetched a bot identity provider's signing keys"
+                );
+                entry.keys = Some(FetchedKeys {
+                    keys: keys.clone(),
+                    fetched: Instant::now(),
+                });
+                entry.failed = None;
+                Ok(keys)
+            }
+            Err(reason) => {
+                // Logged with each token refused for it, where the refusal is answered.
+                entry.failed = Some((Instant::now(), reason.clone()));
+                Err(BotAuthError::Keys {
+                    url: url.to_owned(),
+                    reason,
+                })
             }
         }
-        let failed = |reason: String| BotAuthError::Keys {
-            url: url.to_owned(),
-            reason,
-        };
-        let response = client
-            .get(url)
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        if !response.status().is_success() {
-            return Err(failed(format!("HTTP {}", response.status().as_u16())));
-        }
-        let text = response.text().await.map_err(|e| failed(e.to_string()))?;
-        let keys = JwkSet::from_json(&text).map_err(|e| failed(e.to_string()))?;
-        tracing::info!(
-            url,
-            keys = keys.keys.len(),
-            "fetched a bot identity provider's signing keys"
-        );
-        sets.insert(
-            url.to_owned(),
-            FetchedKeys {
-                keys: keys.clone(),
-                fetched: Instant::now(),
-            },
-        );
-        Ok(keys)
     }
+
+    /// What memory says of `url`'s keys.
+    fn lookup(&self, url: &str, kid: Option<&str>) -> Lookup {
+        let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = sets.entry(url.to_owned()).or_default();
+        if let Some(cached) = &entry.keys {
+            let age = cached.fetched.elapsed();
+            let has_kid = kid.is_none_or(|kid| cached.keys.find(kid).is_some());
+            if age < KEYS_TTL && (has_kid || age < REFETCH_MIN_INTERVAL) {
+                return Lookup::Known(Ok(cached.keys.clone()));
+            }
+        }
+        if let Some((at, reason)) = &entry.failed
+            && at.elapsed() < FAILURE_TTL
+        {
+            return Lookup::Known(Err(BotAuthError::Keys {
+                url: url.to_owned(),
+                reason: reason.clone(),
+            }));
+        }
+        Lookup::Fetch(entry.fetching.clone())
+    }
+}
+
+/// Fetches and parses the key set at `url`; the reason when that fails.
+async fn fetch(client: &reqwest::Client, url: &str) -> Result<JwkSet, String> {
+    let response = client
+        .get(url)
+        .timeout(FETCH_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("HTTP {}", response.status().as_u16()));
+    }
+    let text = response.text().await.map_err(|e| e.to_string())?;
+    JwkSet::from_json(&text).map_err(|e| e.to_string())
 }
 
 impl Hub {

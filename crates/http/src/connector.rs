@@ -9,12 +9,13 @@
 //!
 //! Authentication ([`caller`], through the [`Bot`] extractor every bot operation takes): a
 //! `Bearer` token is checked against the configuration of the signed bot it claims to come from
-//! (`Hub::authenticate_bot`), and a token that does not validate is 401. A call without an
-//! `Authorization` header is an anonymous bot's (accepted only for bots configured without an
-//! app id): anyone who knows a conversation id could make one, so it is taken only from the
-//! networks in `[security] anonymous_bot_networks` (default loopback), the client's address
-//! resolved behind the trusted proxies ([`ClientAddr`]); from anywhere else it is 401, saying to
-//! configure an app id or add the network.
+//! (`Hub::authenticate_bot`), and a token that does not validate is 401 with a generic message:
+//! why goes to the log only, since it may name the identity provider's URL or the app ids the
+//! hub knows. A call without an `Authorization` header is an anonymous bot's (accepted only for
+//! bots configured without an app id): anyone who knows a conversation id could make one, so it
+//! is taken only from the networks in `[security] anonymous_bot_networks` (default loopback),
+//! the client's address resolved behind the trusted proxies ([`ClientAddr`]); from anywhere else
+//! it is 401, saying to configure an app id or add the network.
 //!
 //! The attachment reads are the exception ([`Reader`]): the `contentUrl` a bot or the hub puts
 //! in a message is fetched by the customer's and the agents' browsers, from anywhere and without
@@ -279,6 +280,8 @@ pub(crate) async fn caller(
 }
 
 /// The app id a valid `Bearer` token proves, or `None` when there is no `Authorization` header.
+/// Why a token was refused is logged, not told: the reason may name the identity provider's URL
+/// or which app ids the hub knows.
 async fn bearer(state: &AppState, headers: &HeaderMap) -> Result<Option<String>, ConnectorError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
@@ -294,7 +297,17 @@ async fn bearer(state: &AppState, headers: &HeaderMap) -> Result<Option<String>,
         })?;
     match state.hub.authenticate_bot(token).await {
         Ok(app_id) => Ok(Some(app_id)),
-        Err(e) => Err(ConnectorError(Failure::Unauthorized(e.to_string()))),
+        Err(e) => {
+            let claimed = botframework::auth::claimed_app_id(token);
+            tracing::warn!(
+                bot.app_id = claimed.as_deref().unwrap_or("(none)"),
+                error = %e,
+                "refused a bot's bearer token"
+            );
+            Err(ConnectorError(Failure::Unauthorized(
+                "the bearer token was refused (the hub's log says why)".to_owned(),
+            )))
+        }
     }
 }
 

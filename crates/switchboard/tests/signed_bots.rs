@@ -9,8 +9,11 @@
 //! audience and JWKS configured for it. Entra ID is stood in for by a key ring whose JWKS a
 //! loopback server publishes; the hub fetches it like any identity provider's.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::response::IntoResponse as _;
 use botframework::auth::{KeyRing, SigningKey};
 use domain::conversation::Customer;
 use serde_json::json;
@@ -71,6 +74,21 @@ impl Signed {
     async fn finish(self) {
         self.hub.finish().await;
         let _ = std::fs::remove_dir_all(&self.keys_dir);
+    }
+}
+
+/// A hub whose `DemoBot` checks its tokens against the key set at `jwks_url`, with `extra`
+/// appended to its configuration, and the identity provider `idp` that signs its tokens.
+async fn start_with_keys(idp: KeyRing, jwks_url: &str, extra: &str) -> Signed {
+    let endpoint = common::RecordingBot::start().await.endpoint();
+    let keys_dir = common::unique_dir("signed-keys");
+    let text = format!("{}\n{extra}\n", signed_config(&endpoint, jwks_url, &keys_dir));
+    let hub = TestHub::new("signed", &text).await;
+    Signed {
+        hub,
+        idp,
+        bot: None,
+        keys_dir,
     }
 }
 
@@ -299,5 +317,207 @@ async fn the_connector_api_checks_a_signed_bots_bearer_token() {
     let (status, body) = post(Some(valid)).await;
     assert_eq!(status, 200, "{body}");
     s.hub.wait_for_bot_text(id, |t| t == "Hello from a signed bot").await;
+    s.finish().await;
+}
+
+/// An identity provider's key server the test controls: it counts the requests it gets and the
+/// answers it gives, and answers each (the JWKS, or 503 without one) only once `release` lets it.
+struct KeyServer {
+    url: String,
+    asked: Arc<AtomicUsize>,
+    answered: Arc<AtomicUsize>,
+    release: Arc<tokio::sync::Semaphore>,
+}
+
+impl KeyServer {
+    /// Answers at once with `jwks`, or with 503 when there is none (a provider that is down).
+    async fn start(jwks: Option<serde_json::Value>) -> Self {
+        let server = Self::holding(jwks).await;
+        server.release.add_permits(tokio::sync::Semaphore::MAX_PERMITS >> 1);
+        server
+    }
+
+    /// Holds every answer until [`KeyServer::release`] (30 s at most).
+    async fn holding(jwks: Option<serde_json::Value>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = Self {
+            url: format!("http://{}/keys", listener.local_addr().unwrap()),
+            asked: Arc::default(),
+            answered: Arc::default(),
+            release: Arc::new(tokio::sync::Semaphore::new(0)),
+        };
+        let (asked, answered, release) = (server.asked.clone(), server.answered.clone(), server.release.clone());
+        let app = axum::Router::new().route(
+            "/keys",
+            axum::routing::get(move || {
+                let (asked, answered, release, jwks) = (asked.clone(), answered.clone(), release.clone(), jwks.clone());
+                async move {
+                    asked.fetch_add(1, Ordering::SeqCst);
+                    let _ = tokio::time::timeout(Duration::from_secs(30), release.acquire()).await;
+                    answered.fetch_add(1, Ordering::SeqCst);
+                    match jwks {
+                        Some(jwks) => axum::Json(jwks).into_response(),
+                        None => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+                    }
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        server
+    }
+
+    fn release(&self) {
+        self.release.add_permits(1);
+    }
+
+    fn asked(&self) -> usize {
+        self.asked.load(Ordering::SeqCst)
+    }
+
+    fn answered(&self) -> usize {
+        self.answered.load(Ordering::SeqCst)
+    }
+
+    /// Waits (10 s at most) until a request has arrived.
+    async fn wait_until_asked(&self) {
+        for _ in 0..200 {
+            if self.asked() > 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the hub never asked {} for keys", self.url);
+    }
+}
+
+/// POSTs a message from `bot` to conversation `id` with `token`; the status and the body.
+async fn post_as(hub: &TestHub, id: domain::ConversationId, bot: &str, token: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v3/conversations/{id}/activities", hub.base))
+        .bearer_auth(token)
+        .json(&json!({"type": "message", "text": "Hello", "from": {"id": bot}}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+async fn conversation_with_demo_bot(s: &Signed) -> domain::ConversationId {
+    s.hub
+        .hub
+        .open_conversation("ChatWorkStream", Customer::default(), Default::default())
+        .await
+        .unwrap()
+        .conversation
+        .id
+}
+
+#[tokio::test]
+async fn a_refused_token_is_told_only_that_it_was_refused() {
+    let s = start(false).await.unwrap();
+    let id = conversation_with_demo_bot(&s).await;
+    let jwks_url = s.hub.hub.channel().bot_tokens[APP_ID].jwks_url.clone();
+    for (what, token) in [
+        (
+            "a token for an app the hub does not know",
+            idp_token(&s.idp, "unknown-app-4711", HUB_AUDIENCE, unix_now() + 600),
+        ),
+        (
+            "a token for another audience",
+            idp_token(&s.idp, APP_ID, "api://other-audience", unix_now() + 600),
+        ),
+    ] {
+        let (status, body) = post_as(&s.hub, id, "DemoBot", &token).await;
+        assert_eq!(status, 401, "{what}: {body}");
+        assert_eq!(body["error"]["code"], "Unauthorized", "{what}: {body}");
+        let text = body.to_string();
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("the bearer token was refused"),
+            "{what}: {text}"
+        );
+        for secret in ["unknown-app-4711", APP_ID, jwks_url.as_str(), "api://", IDP_ISSUER] {
+            assert!(!text.contains(secret), "{what}: the body names `{secret}`: {text}");
+        }
+    }
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn a_key_server_that_is_down_is_asked_once_while_its_failure_is_remembered() {
+    let down = KeyServer::start(None).await;
+    let idp = KeyRing::new(SigningKey::generate("idp-key-1").unwrap());
+    let s = start_with_keys(idp, &down.url, "").await;
+    let id = conversation_with_demo_bot(&s).await;
+    let token = idp_token(&s.idp, APP_ID, HUB_AUDIENCE, unix_now() + 600);
+    for attempt in ["first", "second"] {
+        let (status, body) = post_as(&s.hub, id, "DemoBot", &token).await;
+        assert_eq!(status, 401, "{attempt} call: {body}");
+        assert!(!body.to_string().contains(&down.url), "{attempt} call: {body}");
+    }
+    assert_eq!(down.asked(), 1, "the second call is answered from memory");
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn a_slow_key_server_does_not_hold_up_bots_whose_keys_are_cached() {
+    let slow_idp = KeyRing::new(SigningKey::generate("slow-key-1").unwrap());
+    let slow = KeyServer::holding(Some(serde_json::to_value(slow_idp.jwks()).unwrap())).await;
+    let fast_idp = KeyRing::new(SigningKey::generate("idp-key-1").unwrap());
+    let fast = KeyServer::start(Some(serde_json::to_value(fast_idp.jwks()).unwrap())).await;
+    let slow_bot = format!(
+        "[[bots]]\nname = \"SlowBot\"\napp_id = \"slow-app\"\nendpoint = \"{}\"\n\
+         token_issuers = [\"{IDP_ISSUER}\"]\ntoken_audience = \"{HUB_AUDIENCE}\"\ntoken_jwks_url = \"{}\"\n",
+        common::RecordingBot::start().await.endpoint(),
+        slow.url
+    );
+    let s = start_with_keys(fast_idp, &fast.url, &slow_bot).await;
+    let id = conversation_with_demo_bot(&s).await;
+    let fast_token = || idp_token(&s.idp, APP_ID, HUB_AUDIENCE, unix_now() + 600);
+    let (status, body) = post_as(&s.hub, id, "DemoBot", &fast_token()).await;
+    assert_eq!(status, 200, "the fast provider's keys are now cached: {body}");
+
+    // SlowBot's call waits for its provider, which holds its answer.
+    let slow_token = idp_token(&slow_idp, "slow-app", HUB_AUDIENCE, unix_now() + 600);
+    let slow_call = {
+        let base = s.hub.base.clone();
+        tokio::spawn(async move {
+            let response = reqwest::Client::new()
+                .post(format!("{base}/v3/conversations/{id}/activities"))
+                .bearer_auth(slow_token)
+                .json(&json!({"type": "message", "text": "Hello", "from": {"id": "SlowBot"}}))
+                .send()
+                .await
+                .unwrap();
+            response.status().as_u16()
+        })
+    };
+    slow.wait_until_asked().await;
+
+    // Meanwhile DemoBot's call is answered, its keys cached.
+    let token = fast_token();
+    let (status, body) = tokio::time::timeout(Duration::from_secs(60), post_as(&s.hub, id, "DemoBot", &token))
+        .await
+        .expect("the fast call is answered");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (slow.answered(), slow_call.is_finished()),
+        (0, false),
+        "the fast call was answered while the slow provider still held its answer"
+    );
+
+    slow.release();
+    let slow_status = tokio::time::timeout(Duration::from_secs(30), slow_call)
+        .await
+        .expect("the slow call ends once its provider answers")
+        .unwrap();
+    assert_eq!(
+        slow_status, 403,
+        "SlowBot's token is valid (its keys arrived), but SlowBot is not in the conversation"
+    );
+    assert_eq!((fast.asked(), slow.asked()), (1, 1), "one fetch each");
     s.finish().await;
 }
