@@ -215,6 +215,12 @@ pub fn build(
     let hub = Arc::new(
         Hub::with_channel(config.tenant, store, channel)
             .with_people(config.people)
+            .with_sign_in_limits(engine::SignInLimits {
+                account_failures: config.limits.sign_in_account_failures,
+                address_failures: config.limits.sign_in_address_failures,
+                max_delay: config.limits.sign_in_max_delay,
+                checks_at_once: config.limits.password_checks_at_once,
+            })
             .with_metering(config.metering),
     );
     hub.start_timers();

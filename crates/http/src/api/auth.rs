@@ -6,6 +6,9 @@
 //! the configuration (`server.admin_token`) or the environment (`SWITCHBOARD_ADMIN_TOKEN`) — or
 //! made up at start and logged — which acts as an admin who is nobody in particular. Anything
 //! else (a customer's Direct Line token, a bot's) is 401.
+//!
+//! Signing in is slowed per account and per client address after too many wrong passwords
+//! (429 with `Retry-After`; the engine's `throttle` decides).
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -15,11 +18,13 @@ use axum::routing::{delete, post};
 use axum::{Json, Router};
 use domain::UserName;
 use domain::user::Role;
+use engine::SignInError;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::openapi::{ErrorBody, SignedIn};
 use super::{engine_error, parse_json, rfc3339};
+use crate::client::ClientAddr;
 use crate::{ApiError, AppState};
 
 /// The cookie the workspace pages carry the session in.
@@ -163,11 +168,22 @@ fn cookie(state: &AppState, value: &str, max_age: u64) -> HeaderValue {
         )),
         (status = 400, description = "The body is not `{\"name\",\"password\"}` (`invalid_body`).", body = ErrorBody),
         (status = 401, description = "Wrong name or password.", body = ErrorBody),
+        (status = 429, description = "Too many wrong passwords for this name or from this address (`too_many_attempts`): after 5 for a name or 20 from an address (`[limits]`), each further attempt waits 1 s, doubling per wrong password up to 15 minutes. The password was not checked.", body = ErrorBody, headers(
+            ("Retry-After" = u64, description = "Whole seconds to wait before trying again."),
+        )),
     )
 )]
-async fn sign_in(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Response, ApiError> {
+async fn sign_in(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
     let SignIn { name, password } = parse_json(&body)?;
-    let signed = state.hub.sign_in(&name, &password).await.map_err(engine_error)?;
+    let signed = state
+        .hub
+        .sign_in(&name, &password, client.0)
+        .await
+        .map_err(sign_in_error)?;
     let body = Json(json!({
         "token": signed.token,
         "expires_at": rfc3339(signed.expires_at),
@@ -186,6 +202,22 @@ async fn sign_in(State(state): State<AppState>, body: axum::body::Bytes) -> Resu
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// The API's answer for a sign-in that made no session.
+fn sign_in_error(e: SignInError) -> ApiError {
+    match e {
+        SignInError::Wrong => ApiError::Unauthorized(e.to_string()),
+        SignInError::TooManyAttempts { retry_after } => {
+            let retry_after_secs = crate::client::retry_after(retry_after);
+            ApiError::TooManyRequests {
+                code: "too_many_attempts",
+                message: format!("{e}; try again in {retry_after_secs} s"),
+                retry_after_secs,
+            }
+        }
+        SignInError::Engine(e) => engine_error(e),
+    }
 }
 
 /// `DELETE /api/v1/sessions/current`: ends the caller's session and clears the cookie.

@@ -34,7 +34,8 @@ Direct Line token is not accepted (401).
 
 **Errors** are `{\"error\":{\"code\",\"message\"}}` (schema `ErrorBody`): the status says what \
 kind (400 malformed, 401 not signed in, 403 not allowed, 404 unknown, 409 not allowed in the \
-current state), `code` which rule, `message` explains it for people.
+current state, 429 too many attempts: wait `Retry-After` seconds), `code` which rule, `message` \
+explains it for people.
 
 **Live events** come over the WebSocket at `GET /api/v1/events`, one JSON text frame per event \
 (schema `LiveEvent`).";
