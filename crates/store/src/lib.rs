@@ -68,6 +68,15 @@ impl Backend {
     }
 }
 
+/// The file a `sqlite:` database URL names; `None` for PostgreSQL, an in-memory database or a
+/// URL that is not valid. The hub keeps its other data (a made-up admin token) beside it.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    match Backend::from_url(url).ok()? {
+        Backend::Sqlite => database_url::sqlite_target(url).ok()?.file,
+        Backend::Postgres => None,
+    }
+}
+
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

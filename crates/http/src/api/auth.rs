@@ -4,8 +4,8 @@
 //! `Authorization: Bearer <token>` by API clients or carried by the `switchboard_session` cookie
 //! (HttpOnly, SameSite=Strict) for the workspace pages; and the operator's admin token, set in
 //! the configuration (`server.admin_token`) or the environment (`SWITCHBOARD_ADMIN_TOKEN`) — or
-//! made up at start and logged — which acts as an admin who is nobody in particular. Anything
-//! else (a customer's Direct Line token, a bot's) is 401.
+//! made up at start and written to a file only the hub's user reads — which acts as an admin
+//! who is nobody in particular. Anything else (a customer's Direct Line token, a bot's) is 401.
 //!
 //! A browser sends the cookie with whatever request a page makes it send, including pages of
 //! other sites; SameSite=Strict is the first guard against that, and a second one does not
