@@ -71,6 +71,7 @@ pub mod queue;
 pub mod routing;
 pub mod rules;
 pub mod sentiment;
+pub mod sign_in;
 pub mod tenant;
 pub mod time;
 pub mod user;

@@ -100,6 +100,10 @@ pub struct Hub {
     pub(crate) work: Work,
     /// The people's settings from the configuration (see `people`).
     pub(crate) people: Arc<crate::people::People>,
+    /// Wrong passwords per account and per address (see `throttle`).
+    pub(crate) sign_in_throttle: crate::throttle::SignInThrottle,
+    /// The few threads passwords are checked on (see `passwords`).
+    pub(crate) password_checks: crate::passwords::PasswordChecks,
     /// The running sentiment of each ongoing conversation (see `sentiment`).
     pub(crate) pulses: crate::sentiment::Pulses,
     /// Bot-session metering (see `metering`); `None` when not configured.
@@ -128,6 +132,8 @@ impl Hub {
             live: Live::default(),
             work: Work::default(),
             people: Arc::default(),
+            sign_in_throttle: Default::default(),
+            password_checks: Default::default(),
             pulses: Default::default(),
             metering: None,
             metering_watch: Default::default(),
@@ -329,6 +335,7 @@ impl Hub {
     pub async fn shutdown(&self) {
         self.stop.cancel();
         self.dispatcher.shutdown(Duration::from_secs(5)).await;
+        self.password_checks.shutdown().await;
         self.store.close().await;
     }
 }

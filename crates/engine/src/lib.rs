@@ -15,10 +15,12 @@ mod hub;
 mod live;
 mod locks;
 mod metering;
+mod passwords;
 mod people;
 mod roster;
 mod sentiment;
 mod supervise;
+mod throttle;
 mod timers;
 mod work;
 
@@ -32,9 +34,11 @@ pub use dispatch::{ChannelSettings, ChannelSigner, DeliveryError};
 pub use hub::{ConversationDetails, EngineError, Hub, Opened};
 pub use live::{LiveEvent, Withdrawn};
 pub use metering::{Month, MonthUsage};
-pub use people::{People, PersonSettings, SESSION_LIFETIME, SignedIn, check_password_hash, hash_password};
+pub use passwords::{PasswordChecks, check_password_hash, hash_password};
+pub use people::{People, PersonSettings, SESSION_LIFETIME, SignInError, SignedIn};
 pub use roster::MemberSnapshot;
 pub use supervise::{FORCE_CLOSE_NOTICE, MAX_CLOSE_REASON};
+pub use throttle::{SignInLimits, SignInThrottle};
 pub use work::{AgentConnection, MAX_AGENT_TEXT, Offer};
 
 /// The current time as a domain timestamp.

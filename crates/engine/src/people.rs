@@ -1,27 +1,31 @@
 //! People signing in, and what each may read.
 //!
 //! Passwords are argon2id hashes (PHC strings): the database's, set with `switchboard user
-//! passwd`, win over a `password_hash` in the configuration. A sign-in makes a session: 256
-//! random bits, handed to the person once and stored only as their SHA-256, so a copy of the
-//! database does not let anyone in.
+//! passwd`, win over a `password_hash` in the configuration. They are checked a few at a time
+//! (`passwords`), and only while neither the account nor the client's address has to wait after
+//! too many wrong ones (`throttle`). A sign-in makes a session: 256 random bits, handed to the
+//! person once and stored only as their SHA-256, so a copy of the database does not let anyone
+//! in.
 //!
 //! Reading: an admin reads every conversation; a supervisor those of the queues they are a
 //! member of or supervise; an agent those they own, owned, or are offered.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use argon2::Argon2;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine as _;
 use domain::conversation::{Conversation, Owner};
 use domain::user::{Role, User};
 use domain::{QueueName, Timestamp, UserName};
 use sha2::{Digest, Sha256};
+use tokio::time::Instant;
 
 use crate::hub::{EngineError, Hub};
+use crate::passwords::{DUMMY_HASH, PasswordChecks, hash_password};
+use crate::throttle::{SignInLimits, SignInThrottle};
 
 /// How long a session lasts.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
@@ -49,59 +53,73 @@ pub struct SignedIn {
     pub expires_at: Timestamp,
 }
 
-/// An argon2id hash of `password` with a fresh salt, as a PHC string.
-pub fn hash_password(password: &str) -> Result<String, EngineError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| EngineError::Invalid(format!("cannot hash the password: {e}")))
-}
-
-/// Whether `hash` is an argon2 PHC string this hub can verify against.
-pub fn check_password_hash(hash: &str) -> Result<(), String> {
-    let parsed = PasswordHash::new(hash).map_err(|e| format!("not a PHC password hash: {e}"))?;
-    if !parsed.algorithm.as_str().starts_with("argon2") {
-        return Err(format!("`{}` hashes are not supported; use argon2id", parsed.algorithm));
-    }
-    Ok(())
-}
-
-fn verify(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-}
-
 /// The stored form of a session token.
 pub fn token_hash(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const WRONG: &str = "wrong name or password";
+/// Why a sign-in did not make a session.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// An unknown name, a bot, a person without a password or a wrong password: one answer
+    /// for all, so it does not tell which names exist.
+    #[error("wrong name or password")]
+    Wrong,
+    /// Too many wrong passwords for this name or from this address; the password was not
+    /// checked.
+    #[error("too many wrong passwords for this name or from this address")]
+    TooManyAttempts { retry_after: Duration },
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
 
 impl Hub {
-    /// Signs `name` in with `password`. An unknown name, a bot, a person without a password
-    /// and a wrong password all get the same answer, so the answer does not tell which names
-    /// exist.
-    pub async fn sign_in(&self, name: &str, password: &str) -> Result<SignedIn, EngineError> {
-        let unauthorized = || EngineError::Unauthorized(WRONG.to_owned());
+    /// Signs `name` in with `password`, asked from `client`'s address.
+    ///
+    /// While the name or the address must wait after too many wrong passwords the attempt is
+    /// refused unchecked. Otherwise the password is checked once a checker is free (the wait
+    /// is checked again then: guesses queued together do not all get through); names without
+    /// a password are checked against a dummy hash of the same cost, so timing does not tell
+    /// them apart.
+    pub async fn sign_in(&self, name: &str, password: &str, client: IpAddr) -> Result<SignedIn, SignInError> {
+        self.admit_sign_in(name, client)?;
+        let person = self.password_of(name).await?;
+        let slot = self.password_checks.slot().await;
+        self.admit_sign_in(name, client)?;
+        let hash = person.as_ref().map_or(DUMMY_HASH, |(_, _, hash)| hash.as_str());
+        let matched = slot.verify(password, hash).await;
+        let Some((user, role, _)) = person.filter(|_| matched) else {
+            self.sign_in_throttle.failed(name, client, Instant::now());
+            metrics::counter!("switchboard_sign_ins_total", "outcome" => "wrong").increment(1);
+            // Only names that exist are logged: the others are whatever a stranger typed.
+            let known = self.tenant().user(name).map(|u| u.name.to_string());
+            tracing::info!(user = known, client.addr = %client, "sign-in refused");
+            return Err(SignInError::Wrong);
+        };
+        self.sign_in_throttle.succeeded(name);
+        let signed = self.start_session(user, role).await?;
+        metrics::counter!("switchboard_sign_ins_total", "outcome" => "signed_in").increment(1);
+        tracing::info!(user = %signed.user.name, client.addr = %client, "signed in");
+        Ok(signed)
+    }
+
+    /// The person named `name` with their role and password hash; `None` for an unknown name,
+    /// a bot, or a person without a password.
+    async fn password_of(&self, name: &str) -> Result<Option<(User, Role, String)>, EngineError> {
         let Some(user) = self.tenant().user(name).filter(|u| !u.is_bot()).cloned() else {
-            return Err(unauthorized());
+            return Ok(None);
         };
         let (_, role, _) = self.person(&user.name)?;
         let hash = match self.store().password_hash(&user.name).await? {
             Some(hash) => Some(hash),
             None => self.people.get(&user.name).and_then(|p| p.password_hash.clone()),
         };
-        let Some(hash) = hash else { return Err(unauthorized()) };
-        let password = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || verify(&password, &hash))
-            .await
-            .unwrap_or(false);
-        if !ok {
-            tracing::info!(user = %user.name, "sign-in refused");
-            return Err(unauthorized());
-        }
+        Ok(hash.map(|hash| (user, role, hash)))
+    }
+
+    /// A new session for `user`.
+    async fn start_session(&self, user: User, role: Role) -> Result<SignedIn, EngineError> {
         let mut bytes = [0u8; 32];
         OsRng.fill_bytes(&mut bytes);
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
@@ -115,13 +133,23 @@ impl Hub {
                 expires_at,
             })
             .await?;
-        tracing::info!(user = %user.name, "signed in");
         Ok(SignedIn {
             token,
             user,
             role,
             expires_at,
         })
+    }
+
+    /// `Ok` unless `name` or `client` must wait after too many wrong passwords.
+    fn admit_sign_in(&self, name: &str, client: IpAddr) -> Result<(), SignInError> {
+        self.sign_in_throttle
+            .admit(name, client, Instant::now())
+            .map_err(|retry_after| {
+                metrics::counter!("switchboard_sign_ins_total", "outcome" => "throttled").increment(1);
+                tracing::debug!(user = name, client.addr = %client, wait_ms = retry_after.as_millis() as u64, "sign-in attempt refused: too many wrong passwords");
+                SignInError::TooManyAttempts { retry_after }
+            })
     }
 
     /// The person a session token belongs to, while the session lasts.
@@ -226,21 +254,19 @@ impl Hub {
         self.people = Arc::new(people);
         self
     }
+
+    /// Sets how much password guessing is tolerated and how many checks run at once (before
+    /// it starts).
+    pub fn with_sign_in_limits(mut self, limits: SignInLimits) -> Self {
+        self.sign_in_throttle = SignInThrottle::new(limits);
+        self.password_checks = PasswordChecks::new(limits.checks_at_once);
+        self
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_hash_verifies_its_password_only() {
-        let hash = hash_password("switchboard-demo").unwrap();
-        assert!(hash.starts_with("$argon2id$"), "{hash}");
-        check_password_hash(&hash).unwrap();
-        assert!(verify("switchboard-demo", &hash));
-        assert!(!verify("switchboard-demo ", &hash));
-        assert!(check_password_hash("plain text").is_err());
-    }
 
     #[test]
     fn token_hashes_are_hex_sha256() {

@@ -27,6 +27,14 @@ pub enum ApiError {
     /// The thing asked for does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// Too many attempts: the caller must wait `retry_after_secs` (`Retry-After`) before
+    /// asking again; `code` says which limit.
+    #[error("{message}")]
+    TooManyRequests {
+        code: &'static str,
+        message: String,
+        retry_after_secs: u64,
+    },
     /// The hub cannot serve requests right now (e.g. the database is unreachable).
     #[error("{0}")]
     Unavailable(String),
@@ -46,6 +54,15 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, "forbidden", message),
             ApiError::Conflict { code, message } => (StatusCode::CONFLICT, code, message),
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, "not_found", message),
+            ApiError::TooManyRequests {
+                code,
+                message,
+                retry_after_secs,
+            } => {
+                let body = Json(json!({ "error": { "code": code, "message": message } }));
+                let retry_after = [(header::RETRY_AFTER, retry_after_secs.to_string())];
+                return (StatusCode::TOO_MANY_REQUESTS, retry_after, body).into_response();
+            }
             ApiError::Unavailable(message) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", message),
             ApiError::Internal(detail) => {
                 tracing::error!(error.detail = %detail, "internal error");

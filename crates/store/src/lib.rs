@@ -68,6 +68,16 @@ impl Backend {
     }
 }
 
+/// The file a `sqlite:` database URL names; `None` for PostgreSQL, an in-memory database or a
+/// URL that is not valid. The hub keeps its other data (a made-up admin token) beside it, and
+/// `serve` locks it so that only one hub serves a SQLite database.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    match Backend::from_url(url).ok()? {
+        Backend::Sqlite => database_url::sqlite_target(url).ok()?.file,
+        Backend::Postgres => None,
+    }
+}
+
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -380,12 +390,6 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 /// group-commit writer is started.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     open_with(url, StoreOptions::default()).await
-}
-
-/// The file a `sqlite:` URL names; `None` for an in-memory database or a URL of another
-/// backend. `serve` locks it so that only one hub serves a SQLite database.
-pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
-    database_url::sqlite_target(url).ok()?.file
 }
 
 /// [`open`] with explicit [`StoreOptions`].

@@ -18,6 +18,9 @@ use crate::keys::{self, KeyError};
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/switchboard.db";
 /// The address used when neither the command line nor the configuration names one.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The name of the file an admin token the hub made up is written to, readable only by the
+/// hub's user (see [`admin_token_file`]).
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,10 @@ pub enum ServerError {
     Keys(#[from] KeyError),
     #[error("cannot start the built-in bot at {endpoint}: {source}")]
     DemoBot { endpoint: String, source: std::io::Error },
+    #[error(
+        "cannot write the generated admin token to {path}: {source}; set server.admin_token or SWITCHBOARD_ADMIN_TOKEN"
+    )]
+    AdminToken { path: String, source: std::io::Error },
     #[error("cannot listen for SIP calls on {address} (udp): {source}")]
     Sip { address: String, source: std::io::Error },
     #[error("HTTP server failed: {0}")]
@@ -99,7 +106,7 @@ pub async fn run(
         source,
     })?;
     let public_url = public_url(&config, &listener)?;
-    let admin_token = admin_token(&config);
+    let admin_token = admin_token(&config, &admin_token_file(database_url))?;
     warn_of_anonymous_bots(&config);
     let builtin = config.builtin_bots.clone();
     let built = build(config, store, public_url.clone(), admin_token)?;
@@ -295,6 +302,12 @@ pub fn build(
     let hub = Arc::new(
         Hub::with_channel(config.tenant, store, channel)
             .with_people(config.people)
+            .with_sign_in_limits(engine::SignInLimits {
+                account_failures: config.limits.sign_in_account_failures,
+                address_failures: config.limits.sign_in_address_failures,
+                max_delay: config.limits.sign_in_max_delay,
+                checks_at_once: config.limits.password_checks_at_once,
+            })
             .with_metering(config.metering),
     );
     hub.start_timers();
@@ -403,19 +416,66 @@ fn public_url(config: &Config, listener: &TcpListener) -> Result<String, ServerE
 }
 
 /// The admin API token: `SWITCHBOARD_ADMIN_TOKEN`, else the configuration's
-/// `server.admin_token`, else a random one, logged once so the operator can use it.
-fn admin_token(config: &Config) -> Arc<str> {
+/// `server.admin_token`, else a random one, valid until restart. A made-up token is written to
+/// `file` (readable only by the hub's user) and only the file's path is logged: logs travel
+/// further than the data directory.
+fn admin_token(config: &Config, file: &Path) -> Result<Arc<str>, ServerError> {
     if let Ok(token) = std::env::var("SWITCHBOARD_ADMIN_TOKEN")
         && !token.is_empty()
     {
-        return token.into();
+        return Ok(token.into());
     }
     if let Some(token) = &config.server.admin_token {
-        return token.as_str().into();
+        return Ok(token.as_str().into());
     }
     let token = uuid::Uuid::new_v4().simple().to_string();
-    tracing::warn!(admin_token = %token, "no admin token configured (server.admin_token or SWITCHBOARD_ADMIN_TOKEN); using this one for /api/v1 until restart");
-    token.into()
+    write_secret(file, &token).map_err(|source| ServerError::AdminToken {
+        path: file.display().to_string(),
+        source,
+    })?;
+    tracing::warn!(
+        admin_token.file = %file.display(),
+        "no admin token configured (server.admin_token or SWITCHBOARD_ADMIN_TOKEN); made one for /api/v1 until restart and wrote it to the file, readable only by this user"
+    );
+    Ok(token.into())
+}
+
+/// Where a made-up admin token is written: beside the SQLite database (`data/admin-token` with
+/// the default `sqlite://data/switchboard.db`), or in `data/` under the working directory when
+/// the database is PostgreSQL or in memory.
+pub fn admin_token_file(database_url: &str) -> PathBuf {
+    let dir = store::sqlite_file(database_url)
+        .and_then(|file| file.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("data"));
+    dir.join(ADMIN_TOKEN_FILE)
+}
+
+/// Writes `secret` to `path` so that only this user can read it: into a new file created with
+/// mode 0600 beside it (never a file that existed, whose mode could be anything), then renamed
+/// over `path`.
+fn write_secret(path: &Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut fresh = path.as_os_str().to_owned();
+    fresh.push(format!(".{}.new", uuid::Uuid::new_v4().simple()));
+    let fresh = PathBuf::from(fresh);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options.open(&fresh).and_then(|mut file| {
+        file.write_all(secret.as_bytes())?;
+        file.sync_all()
+    });
+    match written.and_then(|()| std::fs::rename(&fresh, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&fresh);
+            Err(e)
+        }
+    }
 }
 
 /// Resolves when the process gets SIGINT (Ctrl-C) or SIGTERM.
@@ -462,7 +522,7 @@ pub fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::*;
 
     #[test]
     fn passwords_in_database_urls_are_hidden() {
@@ -475,5 +535,41 @@ mod tests {
             "postgres://postgres@127.0.0.1/test"
         );
         assert_eq!(redact("sqlite://data/switchboard.db"), "sqlite://data/switchboard.db");
+    }
+
+    #[test]
+    fn a_made_up_admin_token_is_kept_beside_the_sqlite_database_or_in_data() {
+        assert_eq!(admin_token_file(DEFAULT_DATABASE_URL), Path::new("data/admin-token"));
+        assert_eq!(
+            admin_token_file("sqlite:///var/lib/switchboard/hub.db"),
+            Path::new("/var/lib/switchboard/admin-token")
+        );
+        assert_eq!(admin_token_file("sqlite:hub.db"), Path::new("admin-token"));
+        assert_eq!(admin_token_file("sqlite::memory:"), Path::new("data/admin-token"));
+        assert_eq!(
+            admin_token_file("postgres://hub:secret@db/hub"),
+            Path::new("data/admin-token")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_file_is_readable_only_by_its_owner_even_when_it_was_not_before() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("switchboard-secret-{}", std::process::id()));
+        let path = dir.join("data/admin-token");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_secret(&path, "s3cret").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "s3cret");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{mode:o}");
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            1,
+            "no leftovers"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

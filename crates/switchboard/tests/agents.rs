@@ -122,6 +122,144 @@ async fn people_sign_in_with_their_password_and_sessions_end_when_they_sign_out(
     f.finish().await;
 }
 
+/// A WebSocket handshake to `path` with `headers`: the status the hub answered it with (101
+/// when it upgraded).
+async fn websocket_status(f: &TestHub, path: &str, headers: &[(&'static str, String)]) -> u16 {
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+        "{}{path}",
+        f.base.replace("http://", "ws://")
+    ))
+    .unwrap();
+    for (name, value) in headers {
+        request.headers_mut().insert(*name, value.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("{path}: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn cookie_writes_need_the_hubs_origin_and_json_while_bearer_callers_need_neither() {
+    let f = TestHub::sample("agents-origin").await;
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/api/v1/sessions", f.base))
+        .json(&json!({"name": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let token = response.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let presence = format!("{}/api/v1/me/presence", f.base);
+    let body = json!({"presence": "available"}).to_string();
+    let with_cookie = |origin: Option<&str>, content_type: Option<&str>| {
+        let mut request = client.put(&presence).header("cookie", &cookie).body(body.clone());
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.send()
+    };
+
+    for (origin, content_type, why) in [
+        (Some("https://evil.example"), Some("application/json"), "another site"),
+        (None, Some("application/json"), "no Origin"),
+        (
+            Some(f.base.as_str()),
+            Some("text/plain"),
+            "not JSON (what a form can send)",
+        ),
+        (Some(f.base.as_str()), None, "a body without a content type"),
+    ] {
+        let response = with_cookie(origin, content_type).await.unwrap();
+        assert_eq!(response.status(), 403, "{why}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "forbidden", "{why}: {error}");
+        assert!(
+            error["error"]["message"].as_str().unwrap().contains("session cookie"),
+            "{why}: {error}"
+        );
+    }
+    let me: Value = client
+        .get(format!("{}/api/v1/me", f.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["presence"], "offline", "nothing refused was done");
+
+    let response = with_cookie(Some(&f.base), Some("application/json")).await.unwrap();
+    assert_eq!(response.status(), 200, "the hub's own page, as the workspace sends it");
+    // Reads with the cookie are not checked (a page's links and images are reads).
+    let response = client
+        .get(format!("{}/api/v1/me", f.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // An API client with the bearer header sends no Origin and needs none.
+    let response = client
+        .put(&presence)
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(json!({"presence": "busy"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // The events socket and a call's audio socket, opened with the cookie from another site, are
+    // refused; from the hub's own page the events socket opens.
+    let id = "0190f0a0-0000-7000-8000-000000000001";
+    for path in ["/api/v1/events".to_owned(), format!("/api/v1/conversations/{id}/audio")] {
+        let foreign = [
+            ("cookie", cookie.clone()),
+            ("origin", "https://evil.example".to_owned()),
+        ];
+        assert_eq!(websocket_status(&f, &path, &foreign).await, 403, "{path}");
+        assert_eq!(
+            websocket_status(&f, &path, &[("cookie", cookie.clone())]).await,
+            403,
+            "{path} without Origin"
+        );
+    }
+    let own = [("cookie", cookie.clone()), ("origin", f.base.clone())];
+    assert_eq!(websocket_status(&f, "/api/v1/events", &own).await, 101);
+    let bearer = [("authorization", format!("Bearer {token}"))];
+    assert_eq!(websocket_status(&f, "/api/v1/events", &bearer).await, 101);
+
+    // A write without a body (signing out) needs the Origin only.
+    let sign_out = format!("{}/api/v1/sessions/current", f.base);
+    let response = client.delete(&sign_out).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    let response = client
+        .delete(&sign_out)
+        .header("cookie", &cookie)
+        .header("origin", &f.base)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    f.finish().await;
+}
+
 #[tokio::test]
 async fn a_customer_token_or_a_bot_gets_nothing_from_the_people_api() {
     let f = TestHub::sample("agents-strangers").await;

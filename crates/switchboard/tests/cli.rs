@@ -327,3 +327,93 @@ fn user_add_passwd_and_list_manage_who_can_sign_in() {
     assert!(String::from_utf8_lossy(&hash.stdout).starts_with("$argon2id$"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The sample without its built-in bots and with SIP on a free port, so that several hubs run
+/// at once.
+fn sample_on_free_ports() -> String {
+    std::fs::read_to_string(sample_path())
+        .unwrap()
+        .replace("sip = \"127.0.0.1:5060\"", "sip = \"127.0.0.1:0\"")
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("builtin = "))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+/// `GET path` over plain HTTP/1.1 with `Authorization: Bearer token`; the whole response.
+fn get_with_bearer(port: u16, path: &str, token: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_without_an_admin_token_writes_one_to_a_file_only_its_user_reads_and_never_logs_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("admin-token");
+    std::fs::write(dir.join("hub.toml"), sample_on_free_ports()).unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let log = dir.join("hub.log");
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--config",
+            "hub.toml",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .current_dir(&dir)
+        .env_remove("SWITCHBOARD_ADMIN_TOKEN")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // The port is bound before the hub is built: wait until it answers.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        || !get_with_bearer(port, "/readyz", "-").starts_with("HTTP/1.1 200")
+    {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let file = dir.join("data/admin-token");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "only the hub's user may read it ({mode:o})");
+    let token = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(token.len(), 32, "{token:?}");
+    let answer = get_with_bearer(port, "/api/v1/conversations", &token);
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "the file's token is the admin token: {answer}"
+    );
+    let answer = get_with_bearer(port, "/api/v1/conversations", "not-the-token");
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(!logged.contains(&token), "the token is not in the log:\n{logged}");
+    assert!(
+        logged.contains("data/admin-token"),
+        "the log says where it is:\n{logged}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -30,11 +30,15 @@ document) needs the session, sent as `Authorization: Bearer <token>` (scheme `be
 by the `switchboard_session` cookie the sign-in sets (scheme `cookie`). The operator's admin token \
 is accepted as a bearer token wherever an admin is; it acts for nobody in particular, so \
 operations only a person can do (presence, offers, replies…) answer 403 to it. A customer's \
-Direct Line token is not accepted (401).
+Direct Line token is not accepted (401). With the cookie, a write (any method but GET and HEAD) or \
+a WebSocket upgrade must carry the `Origin` of the hub's public URL, and a write's body must be \
+JSON (`Content-Type: application/json`); otherwise it is refused with 403, as a request another \
+site may have made the browser send. Bearer callers are not checked.
 
 **Errors** are `{\"error\":{\"code\",\"message\"}}` (schema `ErrorBody`): the status says what \
 kind (400 malformed, 401 not signed in, 403 not allowed, 404 unknown, 409 not allowed in the \
-current state), `code` which rule, `message` explains it for people.
+current state, 429 too many attempts: wait `Retry-After` seconds), `code` which rule, `message` \
+explains it for people.
 
 **Live events** come over the WebSocket at `GET /api/v1/events`, one JSON text frame per event \
 (schema `LiveEvent`).";
@@ -115,7 +119,8 @@ impl Modify for SecuritySchemes {
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 SESSION_COOKIE,
                 "The session cookie `POST /api/v1/sessions` sets (HttpOnly, SameSite=Strict), as the \
-                 workspace pages send it.",
+                 workspace pages send it. Writes and WebSocket upgrades with it need the hub's own \
+                 `Origin`, and writes a JSON body.",
             ))),
         );
     }
