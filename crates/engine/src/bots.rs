@@ -81,7 +81,7 @@ impl Hub {
         mut activity: Activity,
     ) -> Result<BotSent, EngineError> {
         // Held until the new state is stored, so concurrent changes to this conversation apply in turn.
-        let _changing = self.conversations.lock(conversation).await;
+        let _changing = self.conversations.lock(conversation).await?;
         let from = activity.from.as_ref().map(|f| f.id.clone()).unwrap_or_default();
         let ActingBot {
             conversation: mut conv,
@@ -167,7 +167,7 @@ impl Hub {
                 self.store()
                     .update_conversation(&conv, ConversationState::Active)
                     .await?;
-                self.work.forget(conversation);
+                self.work.forget_everywhere(conversation).await;
                 self.publish_conversation(&conv);
                 let mut end = Activity::new(botframework::ActivityType::EndOfConversation);
                 end.code = Some(botframework::EndOfConversationCode::CompletedSuccessfully);

@@ -276,17 +276,7 @@ impl Hub {
                 seq: appended.seq,
                 activity: new,
             });
-            self.live.publish(crate::live::LiveEvent::Activity {
-                conversation,
-                activity: stored.clone(),
-            });
-            self.events.publish(conversation, stored);
-            if let Some(scored) = sentiment {
-                self.live.publish(crate::live::LiveEvent::Sentiment {
-                    conversation,
-                    sentiment: scored.conversation,
-                });
-            }
+            self.publish_stored(conversation, stored);
         }
         Ok(appended)
     }
@@ -357,7 +347,7 @@ impl Hub {
         conversation: ConversationId,
         bot: &UserName,
     ) -> Result<(), EngineError> {
-        let _changing = self.conversations.lock(conversation).await;
+        let _changing = self.conversations.lock(conversation).await?;
         let Some(mut conv) = self.store().get_conversation(conversation).await? else {
             return Err(EngineError::ConversationNotFound(conversation));
         };

@@ -220,7 +220,7 @@ impl Hub {
         bot: Option<&UserName>,
         why: SurveyEnd,
     ) -> Result<(), EngineError> {
-        let _changing = self.conversations.lock(id).await;
+        let _changing = self.conversations.lock(id).await?;
         let mut conv = self.load(id).await?;
         if conv.surveying().is_none() || bot.is_some_and(|b| conv.surveying() != Some(b)) {
             return Ok(());
@@ -248,7 +248,7 @@ impl Hub {
         }
         self.tell_customer(conv.id, end).await?;
         if conv.state == ConversationState::Closed {
-            self.work.forget(conv.id);
+            self.work.forget_everywhere(conv.id).await;
         }
         self.publish_conversation(conv);
         tracing::info!(conversation.id = %conv.id, why = why.as_str(), csat = conv.survey.as_ref().and_then(|s| s.csat), "survey ended");

@@ -198,7 +198,7 @@ impl Hub {
         mut activity: Activity,
     ) -> Result<String, EngineError> {
         // Held until the update is stored, so it cannot cross an escalation or a delete.
-        let _changing = self.conversations.lock(conversation).await;
+        let _changing = self.conversations.lock(conversation).await?;
         let claimed = activity.from.as_ref().map(|f| f.id.clone());
         let acting = self.acting_bot(conversation, &caller, claimed.as_deref()).await?;
         let (original, deleted) = self.own_activity(&acting, activity_id).await?;
@@ -250,7 +250,7 @@ impl Hub {
         caller: BotCaller,
         activity_id: &str,
     ) -> Result<(), EngineError> {
-        let _changing = self.conversations.lock(conversation).await;
+        let _changing = self.conversations.lock(conversation).await?;
         let acting = self.acting_bot(conversation, &caller, None).await?;
         let (original, deleted) = self.own_activity(&acting, activity_id).await?;
         if deleted {

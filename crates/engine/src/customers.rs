@@ -52,7 +52,7 @@ impl Hub {
         let mut customer_ended = false;
         let (id, seq, waiting) = {
             // Held while storing and queueing, so the bot gets messages in the order stored.
-            let _changing = self.conversations.lock(conversation).await;
+            let _changing = self.conversations.lock(conversation).await?;
             let conv = self
                 .store()
                 .get_conversation(conversation)

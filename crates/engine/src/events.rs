@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use domain::ConversationId;
 use domain::activity::StoredActivity;
+use domain::{ConversationId, Seq};
 use tokio::sync::broadcast;
 
 /// How many activities a watcher may fall behind before it must catch up from the store. Small,
@@ -16,17 +16,28 @@ use tokio::sync::broadcast;
 /// is mostly buffers like this one), and a lag loses nothing: the watcher reads the log.
 const CAPACITY: usize = 32;
 
+/// One watched conversation: its watchers, and the latest seq published to them.
+#[derive(Debug)]
+struct Watched {
+    sender: broadcast::Sender<Arc<StoredActivity>>,
+    last: Seq,
+}
+
 /// The watched conversations.
+///
+/// Activities arrive from this node's own appends and, in a cluster, from other nodes'
+/// notifications, so a watcher may see a later seq before an earlier one: a watcher that sees
+/// a gap (a seq past the one after its last) reads the log up to it instead.
 #[derive(Debug, Default)]
 pub(crate) struct Events {
     /// A plain mutex, held only to find, add or drop a channel, never across an `.await`. A
     /// `broadcast` per conversation so each activity is cloned once per watcher of *that*
     /// conversation, not offered to every socket of the hub.
-    channels: Mutex<HashMap<ConversationId, broadcast::Sender<Arc<StoredActivity>>>>,
+    channels: Mutex<HashMap<ConversationId, Watched>>,
 }
 
 impl Events {
-    fn channels(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, broadcast::Sender<Arc<StoredActivity>>>> {
+    fn channels(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, Watched>> {
         self.channels.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -34,18 +45,33 @@ impl Events {
     pub(crate) fn subscribe(&self, conversation: ConversationId) -> broadcast::Receiver<Arc<StoredActivity>> {
         self.channels()
             .entry(conversation)
-            .or_insert_with(|| broadcast::channel(CAPACITY).0)
+            .or_insert_with(|| Watched {
+                sender: broadcast::channel(CAPACITY).0,
+                last: Seq::ZERO,
+            })
+            .sender
             .subscribe()
+    }
+
+    /// Whether anyone on this node watches `conversation`.
+    pub(crate) fn watched(&self, conversation: ConversationId) -> bool {
+        self.channels().contains_key(&conversation)
+    }
+
+    /// The watched conversations, each with the latest seq published to its watchers.
+    pub(crate) fn all_watched(&self) -> Vec<(ConversationId, Seq)> {
+        self.channels().iter().map(|(id, w)| (*id, w.last)).collect()
     }
 
     /// Publishes a stored activity to `conversation`'s watchers; forgets the channel once nobody
     /// watches any more.
     pub(crate) fn publish(&self, conversation: ConversationId, activity: Arc<StoredActivity>) {
         let mut channels = self.channels();
-        if let Some(channel) = channels.get(&conversation)
-            && channel.send(activity).is_err()
-        {
-            channels.remove(&conversation);
+        if let Some(watched) = channels.get_mut(&conversation) {
+            watched.last = watched.last.max(activity.seq);
+            if watched.sender.send(activity).is_err() {
+                channels.remove(&conversation);
+            }
         }
     }
 }
@@ -53,8 +79,8 @@ impl Events {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::Timestamp;
     use domain::activity::{NewActivity, SenderRole, Visibility};
-    use domain::{Seq, Timestamp};
 
     fn activity(seq: u64) -> StoredActivity {
         StoredActivity {

@@ -111,6 +111,8 @@ pub struct Hub {
     pub(crate) metering_watch: crate::metering::Watch,
     /// Cancelled at shutdown: stops the clocks.
     pub(crate) stop: tokio_util::sync::CancellationToken,
+    /// The hub's background tasks (clocks, the cluster's follower), waited for at shutdown.
+    pub(crate) tasks: tokio_util::task::TaskTracker,
 }
 
 impl Hub {
@@ -121,16 +123,19 @@ impl Hub {
     }
 
     /// A hub that talks to bots as `channel` says.
+    /// On PostgreSQL the hub is a node of a cluster (see `store::Cluster`): its locks, roster,
+    /// offers and live events are shared with every other hub on the same database.
     pub fn with_channel(tenant: Tenant, store: Arc<dyn Store>, channel: ChannelSettings) -> Self {
+        let cluster = store.cluster();
         Self {
             tenant: Arc::new(tenant),
             store,
-            roster: Roster::default(),
-            conversations: ConversationLocks::default(),
+            roster: Roster::new(cluster.clone()),
+            conversations: ConversationLocks::new(cluster.clone()),
             dispatcher: Dispatcher::new(channel),
             events: Events::default(),
-            live: Live::default(),
-            work: Work::default(),
+            live: Live::new(cluster.clone()),
+            work: Work::new(cluster),
             people: Arc::default(),
             sign_in_throttle: Default::default(),
             password_checks: Default::default(),
@@ -138,6 +143,7 @@ impl Hub {
             metering: None,
             metering_watch: Default::default(),
             stop: tokio_util::sync::CancellationToken::new(),
+            tasks: tokio_util::task::TaskTracker::new(),
         }
     }
 
@@ -196,18 +202,18 @@ impl Hub {
     }
 
     /// Records `user`'s presence.
-    pub fn set_presence(&self, user: &str, presence: Presence) -> Result<(), EngineError> {
+    pub async fn set_presence(&self, user: &str, presence: Presence) -> Result<(), EngineError> {
         let user = self
             .tenant
             .user(user)
             .ok_or_else(|| EngineError::UnknownUser(user.to_owned()))?;
-        self.roster.set_presence(&user.name, presence);
+        self.roster.set_presence(&user.name, presence).await?;
         Ok(())
     }
 
     /// The live state of `user` (presence, capacity in use, last assignment).
-    pub fn member(&self, user: &UserName) -> MemberSnapshot {
-        self.roster.snapshot(user)
+    pub async fn member(&self, user: &UserName) -> Result<MemberSnapshot, EngineError> {
+        Ok(self.roster.snapshot(user).await?)
     }
 
     /// Opens a conversation in `workstream`: stores it, runs the routing rules (the decision and
@@ -334,6 +340,16 @@ impl Hub {
     /// most), then flushes and closes the store.
     pub async fn shutdown(&self) {
         self.stop.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(Duration::from_secs(5), self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(left = self.tasks.len(), "some of the hub's tasks did not stop in 5 s");
+        }
+        if let Some(cluster) = self.store.cluster() {
+            cluster.resign().await;
+        }
         self.dispatcher.shutdown(Duration::from_secs(5)).await;
         self.password_checks.shutdown().await;
         self.store.close().await;

@@ -6,6 +6,7 @@
 mod bot_auth;
 mod bots;
 mod channel;
+mod cluster;
 mod companions;
 mod connector_ops;
 mod customers;

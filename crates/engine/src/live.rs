@@ -74,27 +74,158 @@ pub enum LiveEvent {
     Presence { user: UserName, presence: Presence },
 }
 
+impl Withdrawn {
+    fn parse(s: &str) -> Option<Self> {
+        [
+            Withdrawn::Declined,
+            Withdrawn::TimedOut,
+            Withdrawn::Ended,
+            Withdrawn::Unavailable,
+            Withdrawn::Assigned,
+        ]
+        .into_iter()
+        .find(|w| w.as_str() == s)
+    }
+}
+
+/// A [`LiveEvent`] as it travels to the other nodes of a cluster. Transcript items and sentiment
+/// do not travel this way: each node learns of stored activities from the activity channel
+/// and reads them (see `cluster`). A conversation travels as its id, read again on arrival.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub(crate) enum Wire {
+    Offer {
+        conversation: ConversationId,
+        agent: UserName,
+        queue: QueueName,
+        expires_at: Timestamp,
+    },
+    OfferWithdrawn {
+        conversation: ConversationId,
+        agent: UserName,
+        reason: String,
+    },
+    Conversation {
+        id: ConversationId,
+    },
+    Presence {
+        user: UserName,
+        presence: Presence,
+    },
+}
+
+impl Wire {
+    fn of(event: &LiveEvent) -> Option<Wire> {
+        Some(match event {
+            LiveEvent::Offer {
+                conversation,
+                agent,
+                queue,
+                expires_at,
+            } => Wire::Offer {
+                conversation: *conversation,
+                agent: agent.clone(),
+                queue: queue.clone(),
+                expires_at: *expires_at,
+            },
+            LiveEvent::OfferWithdrawn {
+                conversation,
+                agent,
+                reason,
+            } => Wire::OfferWithdrawn {
+                conversation: *conversation,
+                agent: agent.clone(),
+                reason: reason.as_str().to_owned(),
+            },
+            LiveEvent::Conversation(c) => Wire::Conversation { id: c.id },
+            LiveEvent::Presence { user, presence } => Wire::Presence {
+                user: user.clone(),
+                presence: *presence,
+            },
+            LiveEvent::Activity { .. } | LiveEvent::Sentiment { .. } => return None,
+        })
+    }
+
+    /// The event this stands for; a conversation is read with `load`.
+    pub(crate) async fn into_event<F, Fut>(self, load: F) -> Option<LiveEvent>
+    where
+        F: FnOnce(ConversationId) -> Fut,
+        Fut: std::future::Future<Output = Option<Conversation>>,
+    {
+        Some(match self {
+            Wire::Offer {
+                conversation,
+                agent,
+                queue,
+                expires_at,
+            } => LiveEvent::Offer {
+                conversation,
+                agent,
+                queue,
+                expires_at,
+            },
+            Wire::OfferWithdrawn {
+                conversation,
+                agent,
+                reason,
+            } => LiveEvent::OfferWithdrawn {
+                conversation,
+                agent,
+                reason: Withdrawn::parse(&reason)?,
+            },
+            Wire::Conversation { id } => LiveEvent::Conversation(Arc::new(load(id).await?)),
+            Wire::Presence { user, presence } => LiveEvent::Presence { user, presence },
+        })
+    }
+}
+
 /// The hub-wide broadcast.
 #[derive(Debug)]
 pub(crate) struct Live {
     sender: broadcast::Sender<Arc<LiveEvent>>,
+    /// The other nodes, on PostgreSQL: what this node publishes goes to them too.
+    pub(crate) cluster: Option<Arc<store::Cluster>>,
 }
 
 impl Default for Live {
     fn default() -> Self {
         Self {
             sender: broadcast::channel(CAPACITY).0,
+            cluster: None,
         }
     }
 }
 
 impl Live {
+    pub(crate) fn new(cluster: Option<Arc<store::Cluster>>) -> Self {
+        Self {
+            cluster,
+            ..Self::default()
+        }
+    }
+
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
         self.sender.subscribe()
     }
 
-    /// Sends `event` to every connection; nobody listening is fine.
+    /// Whether anyone on this node listens.
+    pub(crate) fn listened(&self) -> bool {
+        self.sender.receiver_count() > 0
+    }
+
+    /// Sends `event` to every connection, on this node and the others; nobody listening is fine.
     pub(crate) fn publish(&self, event: LiveEvent) {
+        if let Some(cluster) = &self.cluster
+            && let Some(wire) = Wire::of(&event)
+            && let Ok(json) = serde_json::to_string(&wire)
+        {
+            cluster.publish_live(json);
+        }
+        self.publish_here(event);
+    }
+
+    /// Sends `event` to this node's connections only (it came from another node).
+    pub(crate) fn publish_here(&self, event: LiveEvent) {
         if self.sender.receiver_count() > 0 {
             let _ = self.sender.send(Arc::new(event));
         }

@@ -4,6 +4,11 @@
 //! changes apart when both keep it `active` (two escalations of one conversation at the same
 //! moment would both pass). Holding this lock from reading a conversation to storing its new
 //! state makes such changes sequential; different conversations never wait for each other.
+//!
+//! On PostgreSQL other nodes change conversations too: after the local lock, the holder also
+//! takes the conversation's advisory lock in the database ([`store::Cluster`]), so the rule holds
+//! across the cluster. The local lock first keeps a node to one database connection per
+//! conversation being changed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,6 +19,8 @@ use tokio::sync::OwnedMutexGuard;
 /// The locks of the conversations being changed right now.
 #[derive(Debug, Default)]
 pub(crate) struct ConversationLocks {
+    /// The cluster's locks, on PostgreSQL.
+    pub(crate) cluster: Option<Arc<store::Cluster>>,
     /// A plain mutex around the map: it is held only to find or drop an entry, never across an
     /// `.await`. Each entry is an async mutex, because a change holds it across store calls.
     /// Entries exist only while someone holds or waits for them, so the map stays small.
@@ -26,18 +33,32 @@ pub(crate) struct ConversationGuard<'a> {
     locks: &'a ConversationLocks,
     id: ConversationId,
     guard: Option<OwnedMutexGuard<()>>,
+    /// Dropped before the local guard: another node may go on once this one's is released.
+    in_cluster: Option<store::ClusterLock>,
 }
 
 impl ConversationLocks {
+    pub(crate) fn new(cluster: Option<Arc<store::Cluster>>) -> Self {
+        Self {
+            cluster,
+            locks: Mutex::default(),
+        }
+    }
+
     /// Waits until no one else is changing conversation `id`.
-    pub(crate) async fn lock(&self, id: ConversationId) -> ConversationGuard<'_> {
+    pub(crate) async fn lock(&self, id: ConversationId) -> Result<ConversationGuard<'_>, store::StoreError> {
         let mutex = self.map().entry(id).or_default().clone();
         let guard = mutex.lock_owned().await;
-        ConversationGuard {
+        let mut held = ConversationGuard {
             locks: self,
             id,
             guard: Some(guard),
+            in_cluster: None,
+        };
+        if let Some(cluster) = &self.cluster {
+            held.in_cluster = Some(cluster.lock_conversation(id).await?);
         }
+        Ok(held)
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, Arc<tokio::sync::Mutex<()>>>> {
@@ -52,6 +73,7 @@ impl ConversationLocks {
 
 impl Drop for ConversationGuard<'_> {
     fn drop(&mut self) {
+        drop(self.in_cluster.take());
         drop(self.guard.take());
         let mut map = self.locks.map();
         // Only the map's own reference left: nobody holds or awaits it, so forget it. A waiter
@@ -77,7 +99,7 @@ mod tests {
         for _ in 0..8 {
             let (locks, inside) = (locks.clone(), inside.clone());
             tasks.push(tokio::spawn(async move {
-                let _guard = locks.lock(id).await;
+                let _guard = locks.lock(id).await.unwrap();
                 assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two holders at once");
                 tokio::task::yield_now().await;
                 inside.fetch_sub(1, Ordering::SeqCst);
@@ -92,7 +114,7 @@ mod tests {
     #[tokio::test]
     async fn different_conversations_do_not_wait_for_each_other() {
         let locks = ConversationLocks::default();
-        let _a = locks.lock(ConversationId(uuid::Uuid::from_u128(1))).await;
+        let _a = locks.lock(ConversationId(uuid::Uuid::from_u128(1))).await.unwrap();
         let b = tokio::time::timeout(
             std::time::Duration::from_secs(5),
             locks.lock(ConversationId(uuid::Uuid::from_u128(2))),

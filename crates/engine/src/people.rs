@@ -234,7 +234,7 @@ impl Hub {
         {
             return Ok(true);
         }
-        if self.offer(conversation.id).is_some_and(|o| &o.agent == user) {
+        if self.offer(conversation.id).await?.is_some_and(|o| &o.agent == user) {
             return Ok(true);
         }
         Ok(self.agents_of(conversation.id).await?.contains(user))

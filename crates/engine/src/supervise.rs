@@ -92,7 +92,7 @@ impl Hub {
         Self::supervising(role, "assign")?;
         self.person(agent)?;
         let (conv, offered_to) = {
-            let _changing = self.conversations.lock(id).await;
+            let _changing = self.conversations.lock(id).await?;
             let mut conv = self.load(id).await?;
             self.check_oversees(supervisor, role, &conv)?;
             if conv.state != ConversationState::Waiting {
@@ -111,7 +111,7 @@ impl Hub {
                     format!("`{agent}` is not a member of queue `{queue}`"),
                 ));
             }
-            if self.member(agent).presence == Presence::Offline {
+            if self.member(agent).await?.presence == Presence::Offline {
                 return Err(EngineError::refused(
                     "agent_offline",
                     format!("`{agent}` is offline; assign it to someone who is signed in"),
@@ -125,9 +125,10 @@ impl Hub {
                 .await?;
             let offered_to = self
                 .take_back_offer(id, Withdrawn::Assigned, now)
+                .await?
                 .map(|offer| offer.agent)
                 .filter(|other| other != agent);
-            self.roster.reserve(agent, ws.capacity);
+            self.roster.reserve(agent, ws.capacity).await?;
             lock(&self.work.last_position).remove(&id);
             self.agent_joined(&conv, agent).await?;
             self.publish_conversation(&conv);
@@ -162,7 +163,7 @@ impl Hub {
             )));
         }
         let (conv, freed) = {
-            let _changing = self.conversations.lock(id).await;
+            let _changing = self.conversations.lock(id).await?;
             let mut conv = self.load(id).await?;
             self.check_oversees(supervisor, role, &conv)?;
             let before = conv.state;
@@ -180,7 +181,7 @@ impl Hub {
             let now = crate::now();
             conv.force_close(now)?;
             self.store().update_conversation(&conv, before).await?;
-            let offered = self.take_back_offer(id, Withdrawn::Ended, now).map(|o| o.agent);
+            let offered = self.take_back_offer(id, Withdrawn::Ended, now).await?.map(|o| o.agent);
 
             let text = match &reason {
                 Some(reason) => format!("{FORCE_CLOSE_NOTICE} Reason: {reason}"),
@@ -236,9 +237,9 @@ impl Hub {
                 _ => None,
             };
             if let Some(agent) = &freed {
-                self.roster.release(agent, ws.capacity, now);
+                self.roster.release(agent, ws.capacity, now).await?;
             }
-            self.work.forget(id);
+            self.work.forget_everywhere(id).await;
             self.publish_conversation(&conv);
             tracing::info!(
                 conversation.id = %id,

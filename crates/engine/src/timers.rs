@@ -3,6 +3,12 @@
 //! and a customer silent for the workstream's `customer_inactivity` while waiting or talking to a
 //! bot abandons the conversation. (Offer timeouts and wrap-up are timed per conversation, in
 //! `work`.) One task sweeps the open conversations once a second.
+//!
+//! In a cluster (PostgreSQL) one node sweeps: the one that holds the sweep's lead
+//! (`store::Cluster::leads`); when it dies another takes over within a second or two. That
+//! node also closes wrap-ups and withdraws offers whose time is up — the node that started
+//! their timer may be gone — and runs every queue's assignment cycle every few seconds, so
+//! work a dead node left half-placed is offered again.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +23,8 @@ use crate::hub::{EngineError, Hub};
 
 /// How often the sweep runs.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// In a cluster, every how many sweeps every queue's assignment cycle runs.
+const CYCLE_EVERY: u64 = 5;
 
 /// What a customer who went silent is told.
 pub(crate) const INACTIVITY_NOTICE: &str = "This conversation was closed because it was inactive.";
@@ -30,9 +38,10 @@ impl Hub {
     /// then sweeps once a second until the hub shuts down or is dropped.
     pub fn start_timers(self: &Arc<Self>) {
         self.start_metering_watch();
+        self.follow_cluster();
         let weak = Arc::downgrade(self);
         let stop = self.stop.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             if let Some(hub) = weak.upgrade()
                 && let Err(e) = hub.recover().await
             {
@@ -40,14 +49,30 @@ impl Hub {
             }
             let mut tick = tokio::time::interval(SWEEP_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut sweeps: u64 = 0;
             loop {
                 tokio::select! {
                     () = stop.cancelled() => return,
                     _ = tick.tick() => {}
                 }
                 let Some(hub) = weak.upgrade() else { return };
+                let cluster = hub.store().cluster();
+                if let Some(cluster) = &cluster
+                    && !cluster.leads().await
+                {
+                    continue;
+                }
+                sweeps += 1;
                 if let Err(e) = hub.sweep(crate::now()).await {
                     tracing::warn!(error = %e, "timer sweep failed");
+                }
+                if cluster.is_some() {
+                    if let Err(e) = hub.sweep_shared(crate::now()).await {
+                        tracing::warn!(error = %e, "timer sweep of offers and wrap-ups failed");
+                    }
+                    if sweeps % CYCLE_EVERY == 0 {
+                        hub.assignment_cycle(None).await;
+                    }
                 }
             }
         });
@@ -60,6 +85,34 @@ impl Hub {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(conversation, now);
+    }
+
+    /// The timers a node of a cluster may have started and died with: offers past their expiry
+    /// are withdrawn, wrap-ups past the workstream's `wrap_up` are closed.
+    async fn sweep_shared(self: &Arc<Self>, now: Timestamp) -> Result<(), EngineError> {
+        if let Some(cluster) = self.store().cluster() {
+            for offer in cluster.expired_offers(now).await? {
+                self.offer_timed_out(offer.conversation, &offer.agent, offer.serial)
+                    .await;
+            }
+        }
+        let wrapping = self
+            .store()
+            .list_conversations(&store::ConversationFilter::all().state(ConversationState::WrapUp))
+            .await?;
+        for conv in wrapping {
+            if conv.surveying().is_some() {
+                continue;
+            }
+            let ws = self.workstream_of(&conv);
+            if now.millis() - conv.updated_at.millis() >= millis(ws.timers.wrap_up) {
+                match self.finish_wrap_up(None, conv.id).await {
+                    Ok(_) | Err(EngineError::Refused { .. }) => {}
+                    Err(e) => tracing::warn!(conversation.id = %conv.id, error = %e, "closing after wrap-up failed"),
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn sweep(self: &Arc<Self>, now: Timestamp) -> Result<(), EngineError> {

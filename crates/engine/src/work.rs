@@ -41,6 +41,7 @@ use crate::companions::EndedBy;
 use crate::hub::{EngineError, Hub};
 use crate::live::{LiveEvent, Withdrawn};
 use crate::roster::Placement;
+use store::StoreError;
 
 /// A conversation offered to an agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,10 +55,12 @@ pub struct Offer {
     pub(crate) units: Capacity,
 }
 
-/// The in-memory side of people's work.
+/// The in-memory side of people's work. On PostgreSQL, offers and declines are kept in the
+/// database instead (shared by the cluster's nodes; see `store::Cluster`).
 #[derive(Debug, Default)]
 pub(crate) struct Work {
-    pub(crate) offers: Mutex<HashMap<ConversationId, Offer>>,
+    pub(crate) cluster: Option<Arc<store::Cluster>>,
+    offers: Mutex<HashMap<ConversationId, Offer>>,
     declines: Mutex<HashMap<ConversationId, Vec<(UserName, u32)>>>,
     serial: AtomicU64,
     /// One assignment cycle at a time.
@@ -75,29 +78,143 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+impl From<store::StoredOffer> for Offer {
+    fn from(o: store::StoredOffer) -> Self {
+        Offer {
+            conversation: o.conversation,
+            agent: o.agent,
+            queue: o.queue,
+            expires_at: o.expires_at,
+            serial: o.serial,
+            units: o.units,
+        }
+    }
+}
+
 impl Work {
-    fn offer_of(&self, conversation: ConversationId) -> Option<Offer> {
-        lock(&self.offers).get(&conversation).cloned()
+    pub(crate) fn new(cluster: Option<Arc<store::Cluster>>) -> Self {
+        Self {
+            cluster,
+            ..Self::default()
+        }
     }
 
-    fn declines_of(&self, conversation: ConversationId) -> Vec<(UserName, u32)> {
-        lock(&self.declines).get(&conversation).cloned().unwrap_or_default()
+    async fn offer_of(&self, conversation: ConversationId) -> Result<Option<Offer>, StoreError> {
+        match &self.cluster {
+            Some(cluster) => Ok(cluster.offer(conversation).await?.map(Offer::from)),
+            None => Ok(lock(&self.offers).get(&conversation).cloned()),
+        }
     }
 
-    fn count_decline(&self, conversation: ConversationId, agent: &UserName) {
+    /// Every pending offer for `agent` (for every agent when `None`), soonest to expire first.
+    async fn offers(&self, agent: Option<&UserName>) -> Result<Vec<Offer>, StoreError> {
+        let mut offers: Vec<Offer> = match &self.cluster {
+            Some(cluster) => match agent {
+                Some(agent) => cluster.offers_for(agent).await?,
+                None => cluster.all_offers().await?,
+            }
+            .into_iter()
+            .map(Offer::from)
+            .collect(),
+            None => lock(&self.offers)
+                .values()
+                .filter(|o| agent.is_none_or(|a| &o.agent == a))
+                .cloned()
+                .collect(),
+        };
+        offers.sort_by_key(|o| o.expires_at);
+        Ok(offers)
+    }
+
+    /// Keeps a new offer (the caller holds the conversation's lock and saw none pending).
+    async fn put_offer(&self, offer: &Offer) -> Result<(), StoreError> {
+        match &self.cluster {
+            Some(cluster) => {
+                let stored = store::StoredOffer {
+                    conversation: offer.conversation,
+                    agent: offer.agent.clone(),
+                    queue: offer.queue.clone(),
+                    expires_at: offer.expires_at,
+                    serial: offer.serial,
+                    units: offer.units,
+                };
+                if !cluster.insert_offer(&stored).await? {
+                    tracing::warn!(conversation.id = %offer.conversation, "an offer was already pending; kept that one");
+                }
+            }
+            None => {
+                lock(&self.offers).insert(offer.conversation, offer.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes and returns the offer of `conversation`, if it is to `agent` and numbered
+    /// `serial` (either unchecked when `None`). Only one caller gets a given offer.
+    async fn take_offer(
+        &self,
+        conversation: ConversationId,
+        agent: Option<&UserName>,
+        serial: Option<u64>,
+    ) -> Result<Option<Offer>, StoreError> {
+        match &self.cluster {
+            Some(cluster) => Ok(cluster.take_offer(conversation, agent, serial).await?.map(Offer::from)),
+            None => {
+                let mut offers = lock(&self.offers);
+                match offers.get(&conversation) {
+                    Some(o) if agent.is_none_or(|a| &o.agent == a) && serial.is_none_or(|s| s == o.serial) => {
+                        Ok(offers.remove(&conversation))
+                    }
+                    _ => Ok(None),
+                }
+            }
+        }
+    }
+
+    /// A number telling this offer from any other of the same conversation.
+    fn next_serial(&self) -> u64 {
+        match &self.cluster {
+            // Several nodes number offers: a random 63-bit number.
+            Some(_) => uuid::Uuid::new_v4().as_u64_pair().0 >> 1,
+            None => self.serial.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    async fn declines_of(&self, conversation: ConversationId) -> Result<Vec<(UserName, u32)>, StoreError> {
+        match &self.cluster {
+            Some(cluster) => cluster.declines(conversation).await,
+            None => Ok(lock(&self.declines).get(&conversation).cloned().unwrap_or_default()),
+        }
+    }
+
+    async fn count_decline(&self, conversation: ConversationId, agent: &UserName) -> Result<(), StoreError> {
+        if let Some(cluster) = &self.cluster {
+            return cluster.count_decline(conversation, agent).await;
+        }
         let mut declines = lock(&self.declines);
         let list = declines.entry(conversation).or_default();
         match list.iter_mut().find(|(name, _)| name == agent) {
             Some((_, n)) => *n += 1,
             None => list.push((agent.clone(), 1)),
         }
+        Ok(())
     }
 
-    /// Forgets what is kept about a conversation that closed.
+    /// Forgets what this node keeps about a conversation that closed.
     pub(crate) fn forget(&self, conversation: ConversationId) {
         lock(&self.declines).remove(&conversation);
         lock(&self.last_customer).remove(&conversation);
         lock(&self.last_position).remove(&conversation);
+    }
+
+    /// Forgets a conversation that closed, here and in the cluster's tables.
+    pub(crate) async fn forget_everywhere(&self, conversation: ConversationId) {
+        self.forget(conversation);
+        if let Some(cluster) = &self.cluster
+            && let Err(e) = cluster.forget(conversation).await
+        {
+            tracing::warn!(conversation.id = %conversation, error = %e, "could not forget a closed conversation's declines");
+        }
     }
 }
 
@@ -190,19 +307,13 @@ impl Hub {
     }
 
     /// The offer pending for `conversation`, if any.
-    pub fn offer(&self, conversation: ConversationId) -> Option<Offer> {
-        self.work.offer_of(conversation)
+    pub async fn offer(&self, conversation: ConversationId) -> Result<Option<Offer>, EngineError> {
+        Ok(self.work.offer_of(conversation).await?)
     }
 
-    /// Every offer pending for `agent`.
-    pub fn offers_for(&self, agent: &UserName) -> Vec<Offer> {
-        let mut offers: Vec<Offer> = lock(&self.work.offers)
-            .values()
-            .filter(|o| &o.agent == agent)
-            .cloned()
-            .collect();
-        offers.sort_by_key(|o| o.expires_at);
-        offers
+    /// Every offer pending for `agent`, soonest to expire first.
+    pub async fn offers_for(&self, agent: &UserName) -> Result<Vec<Offer>, EngineError> {
+        Ok(self.work.offers(Some(agent)).await?)
     }
 
     pub(crate) fn publish_conversation(&self, conversation: &Conversation) {
@@ -226,7 +337,7 @@ impl Hub {
         expected: ConversationState,
         now: Timestamp,
     ) -> Result<Option<WaitReason>, EngineError> {
-        let declines = self.work.declines_of(conversation.id);
+        let declines = self.work.declines_of(conversation.id).await?;
         let allowed: &[Presence] = match ws.mode {
             DistributionMode::Push => &ws.allowed_presences,
             DistributionMode::Pick => &[],
@@ -258,7 +369,7 @@ impl Hub {
                 },
                 ..Request::new(ws.capacity, allowed)
             };
-            placement = self.roster.place(self.tenant(), queue, &request, now);
+            placement = self.roster.place(self.tenant(), queue, &request, now).await?;
             if !matches!(placement, Placement::Wait(_)) || declines.is_empty() {
                 break;
             }
@@ -289,7 +400,7 @@ impl Hub {
         let changed = !was_waiting || conversation.state != ConversationState::Waiting;
         if changed && let Err(e) = self.store().update_conversation(conversation, expected).await {
             if let Placement::Agent(agent) = &placement {
-                self.roster.release(agent, ws.capacity, now);
+                self.roster.release(agent, ws.capacity, now).await?;
             }
             return Err(e.into());
         }
@@ -306,22 +417,23 @@ impl Hub {
             _ => {}
         }
         if let Some(agent) = offer_to {
-            self.make_offer(conversation.id, agent, queue.name.clone(), ws, now);
+            self.make_offer(conversation.id, agent, queue.name.clone(), ws, now)
+                .await?;
         }
         Ok(waiting)
     }
 
-    fn make_offer(
+    async fn make_offer(
         self: &Arc<Self>,
         conversation: ConversationId,
         agent: UserName,
         queue: QueueName,
         ws: &Workstream,
         now: Timestamp,
-    ) {
+    ) -> Result<(), EngineError> {
         let timeout = ws.timers.offer_timeout;
         let expires_at = Timestamp(now.millis() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2));
-        let serial = self.work.serial.fetch_add(1, Ordering::Relaxed);
+        let serial = self.work.next_serial();
         let offer = Offer {
             conversation,
             agent: agent.clone(),
@@ -330,7 +442,10 @@ impl Hub {
             serial,
             units: ws.capacity,
         };
-        lock(&self.work.offers).insert(conversation, offer);
+        if let Err(e) = self.work.put_offer(&offer).await {
+            self.roster.release(&agent, ws.capacity, now).await?;
+            return Err(e.into());
+        }
         tracing::info!(conversation.id = %conversation, agent = %agent, queue.name = %queue, "offered");
         metrics::counter!("switchboard_offers_total", "queue" => queue.to_string()).increment(1);
         self.live.publish(LiveEvent::Offer {
@@ -343,11 +458,29 @@ impl Hub {
         tokio::spawn(async move {
             tokio::time::sleep(timeout).await;
             if let Some(hub) = weak.upgrade() {
-                let _ = hub
-                    .withdraw_offer(conversation, &agent, Some(serial), Withdrawn::TimedOut)
-                    .await;
+                hub.offer_timed_out(conversation, &agent, serial).await;
             }
         });
+        Ok(())
+    }
+
+    /// The offer numbered `serial` of `conversation` to `agent` ran out of time (if it still
+    /// stands): withdrawn, counted as a decline, offered to the next agent.
+    /// (Boxed: withdrawing offers the conversation again, which may start another such timer.)
+    pub(crate) fn offer_timed_out<'a>(
+        self: &'a Arc<Self>,
+        conversation: ConversationId,
+        agent: &'a UserName,
+        serial: u64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            if let Err(e) = self
+                .withdraw_offer(conversation, agent, Some(serial), Withdrawn::TimedOut)
+                .await
+            {
+                tracing::warn!(conversation.id = %conversation, agent = %agent, error = %e, "withdrawing an offer that timed out failed");
+            }
+        })
     }
 
     /// Tells everyone `agent` now has the conversation: a notice the customer sees, carrying
@@ -380,8 +513,8 @@ impl Hub {
         agent: &UserName,
         id: ConversationId,
     ) -> Result<Conversation, EngineError> {
-        let _changing = self.conversations.lock(id).await;
-        let offer = match self.work.offer_of(id) {
+        let _changing = self.conversations.lock(id).await?;
+        let offer = match self.work.offer_of(id).await? {
             Some(offer) if &offer.agent == agent => offer,
             _ => {
                 return Err(EngineError::refused(
@@ -393,18 +526,40 @@ impl Hub {
         let mut conv = self.load(id).await?;
         let now = crate::now();
         if conv.state != ConversationState::Waiting {
-            lock(&self.work.offers).remove(&id);
-            self.roster.release(agent, offer.units, now);
+            if self
+                .work
+                .take_offer(id, Some(agent), Some(offer.serial))
+                .await?
+                .is_some()
+            {
+                self.roster.release(agent, offer.units, now).await?;
+            }
             return Err(EngineError::refused(
                 "no_offer",
                 format!("conversation `{id}` is {} now", conv.state),
             ));
         }
+        // Settled here and nowhere else: the offer's timeout may be firing on another node.
+        if self
+            .work
+            .take_offer(id, Some(agent), Some(offer.serial))
+            .await?
+            .is_none()
+        {
+            return Err(EngineError::refused(
+                "no_offer",
+                format!("conversation `{id}` is not offered to you (the offer may have expired)"),
+            ));
+        }
         conv.assign(offer.queue.clone(), Owner::Agent(agent.clone()), now)?;
-        self.store()
+        if let Err(e) = self
+            .store()
             .update_conversation(&conv, ConversationState::Waiting)
-            .await?;
-        lock(&self.work.offers).remove(&id);
+            .await
+        {
+            self.roster.release(agent, offer.units, now).await?;
+            return Err(e.into());
+        }
         lock(&self.work.last_position).remove(&id);
         self.agent_joined(&conv, agent).await?;
         self.publish_conversation(&conv);
@@ -435,19 +590,14 @@ impl Hub {
         reason: Withdrawn,
     ) -> Result<bool, EngineError> {
         {
-            let _changing = self.conversations.lock(id).await;
-            let offer = {
-                let mut offers = lock(&self.work.offers);
-                match offers.get(&id) {
-                    Some(o) if &o.agent == agent && serial.is_none_or(|s| s == o.serial) => offers.remove(&id),
-                    _ => None,
-                }
+            let _changing = self.conversations.lock(id).await?;
+            let Some(offer) = self.work.take_offer(id, Some(agent), serial).await? else {
+                return Ok(false);
             };
-            let Some(offer) = offer else { return Ok(false) };
             let now = crate::now();
-            self.roster.release(agent, offer.units, now);
+            self.roster.release(agent, offer.units, now).await?;
             if matches!(reason, Withdrawn::Declined | Withdrawn::TimedOut) {
-                self.work.count_decline(id, agent);
+                self.work.count_decline(id, agent).await?;
             }
             self.live.publish(LiveEvent::OfferWithdrawn {
                 conversation: id,
@@ -472,16 +622,23 @@ impl Hub {
     /// Takes back the offer pending for `id`, if any, without offering the conversation again:
     /// the agent's capacity is given back and they are told why (no decline is counted). The
     /// caller holds the conversation's lock.
-    pub(crate) fn take_back_offer(&self, id: ConversationId, reason: Withdrawn, now: Timestamp) -> Option<Offer> {
-        let offer = lock(&self.work.offers).remove(&id)?;
-        self.roster.release(&offer.agent, offer.units, now);
+    pub(crate) async fn take_back_offer(
+        &self,
+        id: ConversationId,
+        reason: Withdrawn,
+        now: Timestamp,
+    ) -> Result<Option<Offer>, EngineError> {
+        let Some(offer) = self.work.take_offer(id, None, None).await? else {
+            return Ok(None);
+        };
+        self.roster.release(&offer.agent, offer.units, now).await?;
         self.live.publish(LiveEvent::OfferWithdrawn {
             conversation: id,
             agent: offer.agent.clone(),
             reason,
         });
         tracing::info!(conversation.id = %id, agent = %offer.agent, reason = reason.as_str(), "offer withdrawn");
-        Some(offer)
+        Ok(Some(offer))
     }
 
     /// Offers waiting conversations to whoever can take them, oldest first, in `queues` (all
@@ -501,6 +658,11 @@ impl Hub {
     }
 
     async fn cycle_queue(self: &Arc<Self>, name: &QueueName) -> Result<(), EngineError> {
+        // One cycle of a queue at a time across the cluster, so the oldest is offered first.
+        let _one = match self.store().cluster() {
+            Some(cluster) => Some(cluster.lock_queue(name).await?),
+            None => None,
+        };
         let queue = self.queue_named(name).clone();
         let waiting = self
             .store()
@@ -510,15 +672,22 @@ impl Hub {
                     .state(ConversationState::Waiting),
             )
             .await?;
+        let offered: std::collections::HashSet<ConversationId> = self
+            .work
+            .offers(None)
+            .await?
+            .into_iter()
+            .map(|o| o.conversation)
+            .collect();
         for candidate in waiting {
-            if self.work.offer_of(candidate.id).is_some() {
+            if offered.contains(&candidate.id) {
                 continue;
             }
-            let _changing = self.conversations.lock(candidate.id).await;
+            let _changing = self.conversations.lock(candidate.id).await?;
             let Some(mut conv) = self.store().get_conversation(candidate.id).await? else {
                 continue;
             };
-            if conv.state != ConversationState::Waiting || self.work.offer_of(conv.id).is_some() {
+            if conv.state != ConversationState::Waiting || self.work.offer_of(conv.id).await?.is_some() {
                 continue;
             }
             let ws = self.workstream_of(&conv).clone();
@@ -547,13 +716,13 @@ impl Hub {
             .ok_or_else(|| EngineError::UnknownUser(user.to_owned()))?
             .name
             .clone();
-        self.set_presence(user, presence)?;
+        self.set_presence(user, presence).await?;
         self.live.publish(LiveEvent::Presence {
             user: name.clone(),
             presence,
         });
         // Offers made to them in a presence they have left go to someone else at once.
-        for offer in self.offers_for(&name) {
+        for offer in self.offers_for(&name).await? {
             let allowed = self
                 .store()
                 .get_conversation(offer.conversation)
@@ -640,7 +809,7 @@ impl Hub {
                 "`text` is longer than {MAX_AGENT_TEXT} bytes"
             )));
         }
-        let _changing = self.conversations.lock(id).await;
+        let _changing = self.conversations.lock(id).await?;
         let conv = self.load(id).await?;
         let (user, ..) = self.person(agent)?;
         let may = conv.owner == Some(Owner::Agent(agent.clone()))
@@ -687,7 +856,7 @@ impl Hub {
             .ok_or_else(|| EngineError::UnknownQueue(target.to_owned()))?
             .clone();
         let conv = {
-            let _changing = self.conversations.lock(id).await;
+            let _changing = self.conversations.lock(id).await?;
             let mut conv = self.owned_active(agent, id).await?;
             if let Some(bot) = queue.members.iter().find(|m| conv.escalated_by.contains(m)) {
                 return Err(EngineError::refused(
@@ -713,7 +882,7 @@ impl Hub {
                     },
                 )
                 .await?;
-            self.roster.release(agent, ws.capacity, now);
+            self.roster.release(agent, ws.capacity, now).await?;
             self.agent_left(id, agent).await?;
             self.place(&mut conv, &ws, &queue, ConversationState::Active, now)
                 .await?;
@@ -741,13 +910,14 @@ impl Hub {
             ));
         }
         let conv = {
-            let _changing = self.conversations.lock(id).await;
+            let _changing = self.conversations.lock(id).await?;
             let mut conv = self.owned_active(agent, id).await?;
             let ws = self.workstream_of(&conv).clone();
             let now = crate::now();
             if !self
                 .roster
                 .try_reserve(&target_name, target_capacity, ws.capacity, &ws.allowed_presences, now)
+                .await?
             {
                 return Err(EngineError::refused(
                     "agent_unavailable",
@@ -756,10 +926,10 @@ impl Hub {
             }
             conv.transfer_to_agent(target_name.clone(), now)?;
             if let Err(e) = self.store().update_conversation(&conv, ConversationState::Active).await {
-                self.roster.release(&target_name, ws.capacity, now);
+                self.roster.release(&target_name, ws.capacity, now).await?;
                 return Err(e.into());
             }
-            self.roster.release(agent, ws.capacity, now);
+            self.roster.release(agent, ws.capacity, now).await?;
             self.agent_left(id, agent).await?;
             self.agent_joined(&conv, &target_name).await?;
             self.publish_conversation(&conv);
@@ -779,7 +949,7 @@ impl Hub {
         id: ConversationId,
     ) -> Result<Conversation, EngineError> {
         let conv = {
-            let _changing = self.conversations.lock(id).await;
+            let _changing = self.conversations.lock(id).await?;
             let mut conv = self.owned_active(agent, id).await?;
             let ws = self.workstream_of(&conv).clone();
             let now = crate::now();
@@ -802,7 +972,7 @@ impl Hub {
                 self.tell_customer(id, end).await?;
             }
             if ws.capacity_release == CapacityRelease::AtWrapUp {
-                self.roster.release(agent, ws.capacity, now);
+                self.roster.release(agent, ws.capacity, now).await?;
             }
             self.publish_conversation(&conv);
             self.schedule_wrap_up(id, ws.timers.wrap_up);
@@ -836,7 +1006,7 @@ impl Hub {
         id: ConversationId,
     ) -> Result<Conversation, EngineError> {
         let (conv, owner) = {
-            let _changing = self.conversations.lock(id).await;
+            let _changing = self.conversations.lock(id).await?;
             let mut conv = self.load(id).await?;
             let Some(Owner::Agent(owner)) = conv.owner.clone() else {
                 return Err(EngineError::refused(
@@ -862,9 +1032,9 @@ impl Hub {
                 .update_conversation(&conv, ConversationState::WrapUp)
                 .await?;
             if ws.capacity_release == CapacityRelease::AtClose {
-                self.roster.release(&owner, ws.capacity, now);
+                self.roster.release(&owner, ws.capacity, now).await?;
             }
-            self.work.forget(id);
+            self.work.forget_everywhere(id).await;
             self.publish_conversation(&conv);
             tracing::info!(conversation.id = %id, agent = %owner, "conversation closed after wrap-up");
             (conv, owner)
@@ -876,7 +1046,7 @@ impl Hub {
     /// `agent` picks a waiting conversation of a `pick` workstream from one of their queues.
     pub async fn pick(self: &Arc<Self>, agent: &UserName, id: ConversationId) -> Result<Conversation, EngineError> {
         let (_, _, capacity) = self.person(agent)?;
-        let _changing = self.conversations.lock(id).await;
+        let _changing = self.conversations.lock(id).await?;
         let mut conv = self.load(id).await?;
         let ws = self.workstream_of(&conv).clone();
         if ws.mode != DistributionMode::Pick {
@@ -901,6 +1071,7 @@ impl Hub {
         if !self
             .roster
             .try_reserve(agent, capacity, ws.capacity, &ws.allowed_presences, now)
+            .await?
         {
             return Err(EngineError::refused(
                 "no_capacity",
@@ -913,7 +1084,7 @@ impl Hub {
             .update_conversation(&conv, ConversationState::Waiting)
             .await
         {
-            self.roster.release(agent, ws.capacity, now);
+            self.roster.release(agent, ws.capacity, now).await?;
             return Err(e.into());
         }
         lock(&self.work.last_position).remove(&id);
@@ -932,7 +1103,7 @@ impl Hub {
         ended: bool,
     ) -> Result<(), EngineError> {
         let owner = {
-            let _changing = self.conversations.lock(id).await;
+            let _changing = self.conversations.lock(id).await?;
             let mut conv = self.load(id).await?;
             let before = conv.state;
             if conv.surveying().is_some() {
@@ -951,13 +1122,13 @@ impl Hub {
                 && conv.state == ConversationState::WrapUp
                 && self.begin_survey(&mut conv, &ws, EndedBy::Customer, now).await?;
             self.store().update_conversation(&conv, before).await?;
-            self.take_back_offer(id, Withdrawn::Ended, now);
+            self.take_back_offer(id, Withdrawn::Ended, now).await?;
             if conv.state == ConversationState::Closed {
                 let mut end = Activity::new(ActivityType::EndOfConversation);
                 end.code = Some(EndOfConversationCode::UserCancelled);
                 end.text = Some(why.to_owned());
                 self.tell_customer(id, end).await?;
-                self.work.forget(id);
+                self.work.forget_everywhere(id).await;
             } else {
                 // An agent had it: they wrap up, and the wrap-up timer closes it.
                 self.tell_customer(id, Activity::message("The customer left the conversation."))
@@ -968,7 +1139,7 @@ impl Hub {
                 if let Some(Owner::Agent(agent)) = &owner
                     && ws.capacity_release == CapacityRelease::AtWrapUp
                 {
-                    self.roster.release(agent, ws.capacity, now);
+                    self.roster.release(agent, ws.capacity, now).await?;
                 }
                 self.schedule_wrap_up(id, ws.timers.wrap_up);
             }
@@ -1004,7 +1175,9 @@ impl Hub {
             return;
         }
         tracing::info!(agent = %user, "workspace disconnected past the grace period; releasing their conversations");
-        let _ = self.set_presence(user.as_str(), Presence::Offline);
+        if let Err(e) = self.set_presence(user.as_str(), Presence::Offline).await {
+            tracing::warn!(agent = %user, error = %e, "could not set a disconnected person offline");
+        }
         self.live.publish(LiveEvent::Presence {
             user: user.clone(),
             presence: Presence::Offline,
@@ -1027,7 +1200,7 @@ impl Hub {
 
     /// Puts a conversation `agent` owns back in its queue for someone else.
     async fn release_to_queue(self: &Arc<Self>, agent: &UserName, id: ConversationId) -> Result<(), EngineError> {
-        let _changing = self.conversations.lock(id).await;
+        let _changing = self.conversations.lock(id).await?;
         let mut conv = self.owned_active(agent, id).await?;
         let ws = self.workstream_of(&conv).clone();
         let queue = self
@@ -1035,7 +1208,7 @@ impl Hub {
             .clone();
         let now = crate::now();
         conv.enqueue(queue.name.clone(), now)?;
-        self.roster.release(agent, ws.capacity, now);
+        self.roster.release(agent, ws.capacity, now).await?;
         self.agent_left(id, agent).await?;
         self.place(&mut conv, &ws, &queue, ConversationState::Active, now)
             .await?;
@@ -1059,8 +1232,9 @@ impl Hub {
             };
             let ws = self.workstream_of(&conv);
             let holds = conv.state == ConversationState::Active || ws.capacity_release == CapacityRelease::AtClose;
-            if holds {
-                self.roster.reserve(agent, ws.capacity);
+            // A shared roster kept what was held through the restart.
+            if holds && !self.roster.shared() {
+                self.roster.reserve(agent, ws.capacity).await?;
             }
             if conv.state == ConversationState::WrapUp {
                 let elapsed = crate::now().millis().saturating_sub(conv.updated_at.millis());

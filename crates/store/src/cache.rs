@@ -24,6 +24,9 @@ const STRIPES: usize = 64;
 
 #[derive(Debug)]
 pub(crate) struct ConversationCache {
+    /// `false` when other processes write the database too (several hub nodes): then nothing
+    /// is kept and every read goes to the database.
+    enabled: bool,
     entries: Mutex<HashMap<ConversationId, Conversation>>,
     stripes: Vec<tokio::sync::Mutex<()>>,
     hasher: RandomState,
@@ -32,6 +35,7 @@ pub(crate) struct ConversationCache {
 impl Default for ConversationCache {
     fn default() -> Self {
         Self {
+            enabled: true,
             entries: Mutex::default(),
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             hasher: RandomState::new(),
@@ -40,6 +44,14 @@ impl Default for ConversationCache {
 }
 
 impl ConversationCache {
+    /// A cache that keeps nothing.
+    pub(crate) fn disabled() -> Self {
+        Self {
+            enabled: false,
+            ..Self::default()
+        }
+    }
+
     fn entries(&self) -> MutexGuard<'_, HashMap<ConversationId, Conversation>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -56,6 +68,9 @@ impl ConversationCache {
 
     /// Keeps `conversation` as committed (call with its stripe held).
     pub(crate) fn put(&self, conversation: &Conversation) {
+        if !self.enabled {
+            return;
+        }
         let mut entries = self.entries();
         if conversation.state == ConversationState::Closed {
             entries.remove(&conversation.id);

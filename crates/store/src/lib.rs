@@ -34,12 +34,14 @@ use domain::{
 };
 
 mod cache;
+mod cluster;
 mod database_url;
 mod error;
 mod rows;
 mod sql;
 mod writer;
 
+pub use cluster::{Cluster, ClusterLock, Member, Signal, StoredOffer};
 pub use error::StoreError;
 
 /// Which database a store writes to.
@@ -246,6 +248,9 @@ pub struct StoreOptions {
     pub queue_capacity: usize,
     /// Connections kept for reads (the writer has one more of its own).
     pub read_connections: u32,
+    /// On PostgreSQL, the connections that may hold cluster locks at once (see
+    /// [`Cluster`]).
+    pub lock_connections: u32,
 }
 
 impl Default for StoreOptions {
@@ -254,6 +259,7 @@ impl Default for StoreOptions {
             max_batch: 1_000,
             queue_capacity: 10_000,
             read_connections: 8,
+            lock_connections: 16,
         }
     }
 }
@@ -374,6 +380,12 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Group-commit counters since the store was opened.
     fn stats(&self) -> StoreStats;
+
+    /// The cluster this store's node belongs to: `Some` on PostgreSQL, where several hub nodes
+    /// may share the database; `None` on SQLite, which serves one node.
+    fn cluster(&self) -> Option<Arc<Cluster>> {
+        None
+    }
 
     /// Graceful shutdown: commits and answers every write already accepted, stops the writer
     /// task and closes the connections. Later calls fail with [`StoreError::Closed`]; closing

@@ -41,6 +41,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -54,6 +55,7 @@ use sqlx::pool::PoolConnectionMetadata;
 use sqlx::{AnyConnection, AnyPool, Executor};
 
 use crate::cache::ConversationCache;
+use crate::cluster::Cluster;
 use crate::database_url::sqlite_target;
 use crate::rows::{
     ACTIVITY_COLUMNS, ATTACHMENT_SUMMARY_COLUMNS, ActivityRow, AttachmentRow, AttachmentSummaryRow,
@@ -90,8 +92,12 @@ pub struct SqlStore {
     reads: AnyPool,
     /// Every write goes through this task; see [`crate::writer`].
     writer: Writer,
-    /// Conversations as last committed by this process (see [`crate::cache`]).
+    /// Conversations as last committed by this process (see [`crate::cache`]); kept only on
+    /// SQLite, whose one hub is the only writer. On PostgreSQL other nodes write too, and every
+    /// read goes to the database.
     cache: ConversationCache,
+    /// The nodes sharing a PostgreSQL database (see [`crate::cluster`]).
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl SqlStore {
@@ -112,13 +118,33 @@ impl SqlStore {
             reads.close().await;
             return Err(e.into());
         }
+        let cluster = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let node = uuid::Uuid::now_v7().simple().to_string();
+                match Cluster::connect(url, node, options.lock_connections).await {
+                    Ok(cluster) => Some(cluster),
+                    Err(e) => {
+                        writes.close().await;
+                        reads.close().await;
+                        return Err(e);
+                    }
+                }
+            }
+        };
         tracing::info!(store.backend = backend.as_str(), "store opened");
-        let writer = Writer::spawn(writes, backend, options.max_batch, options.queue_capacity);
+        let notify_as = cluster.as_ref().map(|c| c.node().to_owned());
+        let writer = Writer::spawn(writes, backend, options.max_batch, options.queue_capacity, notify_as);
+        let cache = match backend {
+            Backend::Sqlite => ConversationCache::default(),
+            Backend::Postgres => ConversationCache::disabled(),
+        };
         Ok(Self {
             backend,
             reads,
             writer,
-            cache: ConversationCache::default(),
+            cache,
+            cluster,
         })
     }
 }
@@ -500,8 +526,15 @@ impl Store for SqlStore {
         self.writer.stats()
     }
 
+    fn cluster(&self) -> Option<Arc<Cluster>> {
+        self.cluster.clone()
+    }
+
     async fn close(&self) {
         self.writer.shutdown().await;
+        if let Some(cluster) = &self.cluster {
+            cluster.close().await;
+        }
         self.reads.close().await;
     }
 }

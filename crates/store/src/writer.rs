@@ -174,7 +174,15 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts the writer task on `pool`, which should be a pool of one connection that nothing
     /// else writes through.
-    pub(crate) fn spawn(pool: AnyPool, backend: Backend, max_batch: usize, queue_capacity: usize) -> Self {
+    /// With `notify_as` (PostgreSQL), every committed append is announced to the cluster in its
+    /// own transaction (see [`crate::cluster`]), tagged with that node id.
+    pub(crate) fn spawn(
+        pool: AnyPool,
+        backend: Backend,
+        max_batch: usize,
+        queue_capacity: usize,
+        notify_as: Option<String>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
         let task = WriterTask {
@@ -182,6 +190,7 @@ impl Writer {
             backend,
             max_batch: max_batch.max(1),
             counters: counters.clone(),
+            notify_as,
         };
         let task = tokio::spawn(task.run(rx));
         Self {
@@ -244,6 +253,8 @@ struct WriterTask {
     backend: Backend,
     max_batch: usize,
     counters: Arc<Counters>,
+    /// The node id appends are announced under (PostgreSQL only).
+    notify_as: Option<String>,
 }
 
 impl WriterTask {
@@ -370,7 +381,7 @@ impl WriterTask {
             Backend::Postgres => Connection::begin(conn).await,
         };
         let mut tx = begun.map_err(Failed::BeforeCommit)?;
-        match apply(&mut tx, self.backend, ops).await {
+        match apply(&mut tx, self.backend, self.notify_as.as_deref(), ops).await {
             Ok(outcomes) => {
                 tx.commit().await.map_err(Failed::InCommit)?;
                 Ok(outcomes)
@@ -418,7 +429,12 @@ pub(crate) fn is_connection_loss(e: &sqlx::Error) -> bool {
 }
 
 /// Performs `ops` on a connection inside a transaction, returning one outcome per op in order.
-async fn apply(conn: &mut AnyConnection, backend: Backend, ops: &[&Op]) -> Result<Vec<Outcome>, sqlx::Error> {
+async fn apply(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    notify_as: Option<&str>,
+    ops: &[&Op],
+) -> Result<Vec<Outcome>, sqlx::Error> {
     let mut outcomes: Vec<Option<Outcome>> = (0..ops.len()).map(|_| None).collect();
     let mut appends: Vec<(usize, &str, &NewActivity)> = Vec::new();
     // Conversation writes first, in arrival order: a conversation inserted by a request of this
@@ -448,7 +464,7 @@ async fn apply(conn: &mut AnyConnection, backend: Backend, ops: &[&Op]) -> Resul
     if !appends.is_empty() {
         let keys: Vec<(&str, &str)> = appends.iter().map(|(_, c, a)| (*c, a.id.as_str())).collect();
         let activities: Vec<&NewActivity> = appends.iter().map(|(_, _, a)| *a).collect();
-        let results = append_all(conn, backend, &keys, &activities).await?;
+        let results = append_all(conn, backend, notify_as, &keys, &activities).await?;
         for ((i, conversation, _), result) in appends.iter().zip(results) {
             let result = result.ok_or_else(|| StoreError::NotFound {
                 what: "conversation",
@@ -686,6 +702,7 @@ async fn delete_session(conn: &mut AnyConnection, token_hash: &str) -> Result<Re
 async fn append_all(
     conn: &mut AnyConnection,
     backend: Backend,
+    notify_as: Option<&str>,
     keys: &[(&str, &str)],
     activities: &[&NewActivity],
 ) -> Result<Vec<Option<Appended>>, sqlx::Error> {
@@ -722,6 +739,9 @@ async fn append_all(
         })
         .collect();
     insert_activities(conn, backend, &new_rows).await?;
+    if let Some(node) = notify_as {
+        announce(conn, backend, node, &new_rows).await?;
+    }
     Ok(results)
 }
 
@@ -804,6 +824,30 @@ async fn insert_activities(
                 .bind(a.sentiment.map(|s| i64::from(s.message.0)))
                 .bind(a.sentiment.map(|s| i64::from(s.conversation.0)))
                 .bind(message_text(a));
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Announces the new rows on the cluster's activity channel, delivered when (and only if) the
+/// transaction commits.
+async fn announce(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    node: &str,
+    rows: &[(&str, i64, &NewActivity)],
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let sql = format!(
+            "SELECT pg_notify('{}', v.column1) FROM (VALUES {}) AS v(column1)",
+            crate::cluster::ACTIVITY_CHANNEL,
+            values_list(backend, chunk.len(), 1)
+        );
+        let mut query = sqlx::query(&sql).persistent(chunk.len() == INSERT_CHUNK);
+        for (conversation, seq, a) in chunk {
+            let customer = a.sender_role == domain::activity::SenderRole::Customer;
+            query = query.bind(crate::cluster::activity_payload(node, conversation, *seq, customer));
         }
         query.execute(&mut *conn).await?;
     }

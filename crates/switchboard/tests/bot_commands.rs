@@ -99,7 +99,7 @@ async fn a_bot_message_is_stored_for_the_customer_with_the_next_sequence_number(
 #[tokio::test]
 async fn escalating_with_credit_card_lands_in_the_credit_card_queue_with_the_summary_for_agents_only() {
     let f = Fixture::sample().await;
-    f.hub.set_presence("alice", Presence::Available).unwrap();
+    f.hub.set_presence("alice", Presence::Available).await.unwrap();
     let id = f.with_bot().await;
     let escalate = escalate_activity(
         "Customer asks about a credit card limit",
@@ -115,7 +115,11 @@ async fn escalating_with_credit_card_lands_in_the_credit_card_queue_with_the_sum
     };
     assert_eq!((decision.queue.as_str(), waiting), ("CreditCardQueue", None));
 
-    assert_eq!(f.hub.offer(id).unwrap().agent, user("alice"), "alice is offered it");
+    assert_eq!(
+        f.hub.offer(id).await.unwrap().unwrap().agent,
+        user("alice"),
+        "alice is offered it"
+    );
     f.hub.accept_offer(&user("alice"), id).await.unwrap();
     let conv = f.hub.store().get_conversation(id).await.unwrap().unwrap();
     assert_eq!(conv.owner, Some(Owner::Agent(user("alice"))));
@@ -307,7 +311,7 @@ fn uuid_v4_like() -> uuid::Uuid {
 async fn two_escalations_of_one_conversation_at_once_are_applied_one_at_a_time() {
     let f = Fixture::sample().await;
     for agent in ["alice", "carol"] {
-        f.hub.set_presence(agent, Presence::Available).unwrap();
+        f.hub.set_presence(agent, Presence::Available).await.unwrap();
     }
     let id = f.with_bot().await;
     let escalate = || {
@@ -330,7 +334,10 @@ async fn two_escalations_of_one_conversation_at_once_are_applied_one_at_a_time()
         .filter(|r| matches!(r, Err(EngineError::Forbidden(_))))
         .count();
     assert_eq!((escalated, refused), (1, 1), "{results:?}");
-    let used: u32 = ["alice", "carol"].iter().map(|a| f.hub.member(&user(a)).used.0).sum();
+    let mut used = 0;
+    for agent in ["alice", "carol"] {
+        used += f.hub.member(&user(agent)).await.unwrap().used.0;
+    }
     assert_eq!(used, 1, "exactly one agent's capacity is taken");
     assert_eq!(f.hub.store().routing_history(id).await.unwrap().len(), 2);
     f.finish().await;

@@ -37,7 +37,7 @@ fn user(name: &str) -> UserName {
 async fn a_conversation_without_a_topic_goes_to_the_bot_queue_and_the_demo_bot_answers_first() {
     let t = TestHub::sample("sample").await;
     let hub = &t.hub;
-    hub.set_presence("carol", Presence::Available).unwrap();
+    hub.set_presence("carol", Presence::Available).await.unwrap();
     let opened = open_with_topic(hub, None).await;
     assert_eq!(opened.decision.queue.as_str(), "BotQueue");
     assert_eq!(opened.decision.rule.as_ref().unwrap().as_str(), "BotRule");
@@ -47,7 +47,7 @@ async fn a_conversation_without_a_topic_goes_to_the_bot_queue_and_the_demo_bot_a
         Some(Owner::Bot(user("DemoBot"))),
         "the bot is offered it before carol"
     );
-    assert_eq!(hub.member(&user("carol")).used.0, 0);
+    assert_eq!(hub.member(&user("carol")).await.unwrap().used.0, 0);
 
     let stored = hub
         .store()
@@ -69,7 +69,7 @@ async fn credit_card_goes_to_the_credit_card_queue_and_the_agent_with_most_free_
     let t = TestHub::sample("sample").await;
     let hub = &t.hub;
     for agent in ["alice", "carol"] {
-        hub.set_presence(agent, Presence::Available).unwrap();
+        hub.set_presence(agent, Presence::Available).await.unwrap();
     }
     let opened = open_with_topic(hub, Some("CreditCard")).await;
     assert_eq!(opened.decision.queue.as_str(), "CreditCardQueue");
@@ -85,12 +85,12 @@ async fn credit_card_goes_to_the_credit_card_queue_and_the_agent_with_most_free_
     // so it cannot be offered twice; it waits for her answer.
     let id = opened.conversation.id;
     assert_eq!(opened.conversation.state, ConversationState::Waiting);
-    assert_eq!(hub.offer(id).unwrap().agent, user("alice"));
-    assert_eq!(hub.member(&user("alice")).used.0, 1);
+    assert_eq!(hub.offer(id).await.unwrap().unwrap().agent, user("alice"));
+    assert_eq!(hub.member(&user("alice")).await.unwrap().used.0, 1);
     let accepted = hub.accept_offer(&user("alice"), id).await.unwrap();
     assert_eq!(accepted.owner, Some(Owner::Agent(user("alice"))));
     assert_eq!(accepted.state, ConversationState::Active);
-    assert_eq!(hub.member(&user("alice")).used.0, 1);
+    assert_eq!(hub.member(&user("alice")).await.unwrap().used.0, 1);
     t.finish().await;
 }
 

@@ -172,10 +172,19 @@ async fn get_conversation(
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     let details = readable(&state, &caller, id).await?;
-    Ok(Json(conversation_json(&state, &details)))
+    let offer = state
+        .hub
+        .offer(details.conversation.id)
+        .await
+        .map_err(super::engine_error)?;
+    Ok(Json(conversation_json(&state, &details, offer)))
 }
 
-pub(super) fn conversation_json(state: &AppState, details: &ConversationDetails) -> Value {
+pub(super) fn conversation_json(
+    state: &AppState,
+    details: &ConversationDetails,
+    offer: Option<engine::Offer>,
+) -> Value {
     let c = &details.conversation;
     let mut body = summary_json(c);
     let extra = json!({
@@ -185,7 +194,7 @@ pub(super) fn conversation_json(state: &AppState, details: &ConversationDetails)
         "bot_engaged": c.bot_engaged,
         "agent_engaged": c.agent_engaged,
         "call": state.voice.as_ref().is_some_and(|v| v.live.contains(c.id)),
-        "offer": state.hub.offer(c.id).map(|o| json!({"agent": o.agent, "queue": o.queue, "expires_at": rfc3339(o.expires_at)})),
+        "offer": offer.map(|o| json!({"agent": o.agent, "queue": o.queue, "expires_at": rfc3339(o.expires_at)})),
         "routing": details.routing.iter().map(|r| json!({
             "at": rfc3339(r.at),
             "cause": r.decision.cause,
@@ -627,7 +636,7 @@ async fn force_close(
 async fn offers(caller: Caller, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let me = caller.person()?;
     let mut shown = Vec::new();
-    for offer in state.hub.offers_for(me) {
+    for offer in state.hub.offers_for(me).await.map_err(super::engine_error)? {
         if let Ok(details) = state.hub.conversation_details(offer.conversation).await {
             shown.push(super::live::offer_json(&offer.queue, offer.expires_at, &details));
         }

@@ -123,9 +123,15 @@ async fn serve(mut socket: WebSocket, state: AppState, caller: Caller) {
             .await
             .unwrap_or_default();
         scope.visible.extend(held.iter().map(|c| c.id));
-        scope
-            .visible
-            .extend(state.hub.offers_for(&me).iter().map(|o| o.conversation));
+        scope.visible.extend(
+            state
+                .hub
+                .offers_for(&me)
+                .await
+                .unwrap_or_default()
+                .iter()
+                .map(|o| o.conversation),
+        );
     }
     if scope.caller.role == Role::Supervisor {
         let ongoing = state

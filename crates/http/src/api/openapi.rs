@@ -957,7 +957,7 @@ mod tests {
                 capacity: domain::user::Capacity(2),
             },
         };
-        let person = super::super::people::person_json(&state, &user).unwrap();
+        let person = super::super::people::person_json(&state, &user, engine::MemberSnapshot::default()).unwrap();
         let (documented, required) = properties(&doc, "Person");
         assert_eq!(keys(&person), documented);
         assert_eq!(required, documented);
@@ -977,7 +977,7 @@ mod tests {
             }],
             escalation_summaries: vec!["wants a human".to_owned()],
         };
-        let conversation = super::super::conversations::conversation_json(&state, &details);
+        let conversation = super::super::conversations::conversation_json(&state, &details, None);
         let (documented, required) = properties(&doc, "ConversationDetail");
         assert_eq!(keys(&conversation), documented);
         assert_eq!(required, documented, "every conversation field is always written");

@@ -23,11 +23,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/queues", get(queues))
 }
 
-pub(super) fn person_json(state: &AppState, user: &User) -> Option<Value> {
+pub(super) fn person_json(state: &AppState, user: &User, live: engine::MemberSnapshot) -> Option<Value> {
     let UserKind::Human { role, capacity } = user.kind else {
         return None;
     };
-    let live = state.hub.member(&user.name);
     Some(json!({
         "name": user.name,
         "display_name": user.display_name,
@@ -60,7 +59,8 @@ async fn me(caller: Caller, State(state): State<AppState>) -> Result<Json<Value>
         .tenant()
         .user(name.as_str())
         .ok_or_else(|| ApiError::NotFound(format!("there is no person named `{name}`")))?;
-    person_json(&state, user)
+    let live = state.hub.member(&user.name).await.map_err(super::engine_error)?;
+    person_json(&state, user, live)
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("`{name}` is not a person")))
 }
@@ -119,14 +119,15 @@ async fn set_presence(caller: Caller, State(state): State<AppState>, body: Bytes
         (status = 401, description = "Not signed in: no session, or an expired or unknown token (`WWW-Authenticate: Bearer`).", body = ErrorBody),
     )
 )]
-async fn agents(_caller: Caller, State(state): State<AppState>) -> Json<Value> {
-    let people: Vec<Value> = state
-        .hub
-        .tenant()
-        .users()
-        .filter_map(|u| person_json(&state, u))
-        .collect();
-    Json(json!({ "agents": people }))
+async fn agents(_caller: Caller, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let mut people: Vec<Value> = Vec::new();
+    for user in state.hub.tenant().users() {
+        if matches!(user.kind, UserKind::Human { .. }) {
+            let live = state.hub.member(&user.name).await.map_err(super::engine_error)?;
+            people.extend(person_json(&state, user, live));
+        }
+    }
+    Ok(Json(json!({ "agents": people })))
 }
 
 /// `GET /api/v1/queues`: every queue with its members and how many conversations wait in it.

@@ -105,6 +105,9 @@ async fn serve(state: AppState, conversation: ConversationId, after: Seq, socket
         loop {
             tokio::select! {
                 event = live.recv() => match event {
+                    // A gap: an earlier activity was stored by another node and is not here
+                        // yet (see engine `events`); the log has it.
+                    Ok(stored) if stored.seq.0 > sent.0 + 1 => catch_up(&state, conversation, &mut sent, &mut tx).await?,
                     Ok(stored) if stored.seq > sent => {
                         sent = stored.seq;
                         if let Some(activity) = engine::customer_sees(&stored, true) {
