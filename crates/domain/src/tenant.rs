@@ -212,6 +212,18 @@ impl Tenant {
         self.users.get(name)
     }
 
+    /// Moves bot `name`'s messaging endpoint (a built-in bot served where the hub listens, known
+    /// only once it listens). Returns whether `name` is a bot.
+    pub fn set_bot_endpoint(&mut self, name: &UserName, endpoint: crate::user::Endpoint) -> bool {
+        match self.users.get_mut(name).map(|u| &mut u.kind) {
+            Some(crate::user::UserKind::Bot(profile)) => {
+                profile.endpoint = endpoint;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// A queue by name.
     pub fn queue(&self, name: &str) -> Option<&Queue> {
         self.queues.get(name)

@@ -48,11 +48,7 @@ impl Roster {
 
     /// Runs `change` over the states of `names` (absent ones start as the default) and keeps
     /// what it leaves, atomically.
-    async fn change<R>(
-        &self,
-        names: &[&UserName],
-        change: impl FnOnce(&mut dyn Members) -> R,
-    ) -> Result<R, StoreError> {
+    async fn change<R>(&self, names: &[&UserName], change: impl Fn(&mut dyn Members) -> R) -> Result<R, StoreError> {
         match &self.cluster {
             Some(cluster) => {
                 cluster

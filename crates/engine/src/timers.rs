@@ -70,7 +70,7 @@ impl Hub {
                     if let Err(e) = hub.sweep_shared(crate::now()).await {
                         tracing::warn!(error = %e, "timer sweep of offers and wrap-ups failed");
                     }
-                    if sweeps % CYCLE_EVERY == 0 {
+                    if sweeps.is_multiple_of(CYCLE_EVERY) {
                         hub.assignment_cycle(None).await;
                     }
                 }

@@ -222,11 +222,15 @@ impl Cluster {
     }
 
     async fn advisory(&self, key: i64) -> Result<ClusterLock, StoreError> {
-        let mut tx = self.locks.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(key)
-            .execute(&mut *tx)
-            .await?;
+        let tx = retrying("an advisory lock", || async {
+            let mut tx = self.locks.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            Ok(tx)
+        })
+        .await?;
         Ok(ClusterLock { tx: Some(tx) })
     }
 
@@ -299,12 +303,36 @@ impl Cluster {
 
     /// Reads and locks the rows of `names` (in name order, so two nodes never wait on each other
     /// in a cycle), lets `change` decide over them, writes back what it changed and commits.
+    /// A transaction that lost its connection before its commit was sent is run again (`change`
+    /// with it).
     pub async fn update_members<R>(
         &self,
         names: &[&UserName],
-        change: impl FnOnce(&mut BTreeMap<UserName, Member>) -> R,
+        change: impl Fn(&mut BTreeMap<UserName, Member>) -> R,
     ) -> Result<R, StoreError> {
-        self.ensure(names).await?;
+        retrying("a change of queue members", || self.ensure(names)).await?;
+        let mut pauses = PAUSES_MS.iter();
+        loop {
+            match self.members_once(names, &change).await {
+                Err(Attempt::BeforeCommit(e)) if crate::writer::is_connection_loss(&e) => match pauses.next() {
+                    Some(&pause_ms) => {
+                        tracing::warn!(error = %e, pause_ms, "a change of queue members lost its connection; retrying");
+                        tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+                    }
+                    None => return Err(e.into()),
+                },
+                Err(Attempt::BeforeCommit(e) | Attempt::AtCommit(e)) => return Err(e.into()),
+                Err(Attempt::Refused(e)) => return Err(e),
+                Ok(result) => return Ok(result),
+            }
+        }
+    }
+
+    async fn members_once<R>(
+        &self,
+        names: &[&UserName],
+        change: &impl Fn(&mut BTreeMap<UserName, Member>) -> R,
+    ) -> Result<R, Attempt> {
         let wanted: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
         let mut tx = self.rows.begin().await?;
         let rows = sqlx::query(
@@ -316,7 +344,7 @@ impl Cluster {
         .await?;
         let mut members = BTreeMap::new();
         for row in rows {
-            let (name, member) = member_of(&row)?;
+            let (name, member) = member_of(&row).map_err(Attempt::Refused)?;
             members.insert(name, member);
         }
         let before = members.clone();
@@ -338,7 +366,7 @@ impl Cluster {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(Attempt::AtCommit)?;
         Ok(result)
     }
 
@@ -482,6 +510,47 @@ impl Cluster {
         self.locks.close().await;
         self.rows.close().await;
     }
+}
+
+/// How a transaction of [`Cluster::update_members`] failed.
+enum Attempt {
+    /// Before its commit was sent: nothing of it was committed.
+    BeforeCommit(sqlx::Error),
+    /// While committing: the outcome is unknown.
+    AtCommit(sqlx::Error),
+    /// A stored value that does not parse.
+    Refused(StoreError),
+}
+
+impl From<sqlx::Error> for Attempt {
+    fn from(e: sqlx::Error) -> Self {
+        Attempt::BeforeCommit(e)
+    }
+}
+
+/// The pauses between tries of an operation whose connection was lost (the database
+/// restarting): about 3.75 s in all.
+const PAUSES_MS: [u64; 5] = [50, 200, 500, 1_000, 2_000];
+
+/// Runs `run` again while it fails for a lost connection, a few times over about 3.75 s. Only for
+/// operations that changed nothing when they failed that way, or are harmless to repeat.
+async fn retrying<T, F, Fut>(what: &str, mut run: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut result = run().await;
+    for pause_ms in PAUSES_MS {
+        match &result {
+            Err(StoreError::Database(e)) if crate::writer::is_connection_loss(e) => {
+                tracing::warn!(error = %e, pause_ms, "{what} lost its database connection; retrying");
+                tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+                result = run().await;
+            }
+            _ => break,
+        }
+    }
+    result
 }
 
 const OFFER_COLUMNS: &str = "conversation_id, agent, queue, expires_at, serial, units";

@@ -136,10 +136,21 @@ type Respond = dyn Fn(&Activity) -> Vec<Activity> + Send + Sync;
 /// therefore serve Connector calls while its POST is outstanding.
 pub(crate) async fn serve(
     name: &'static str,
-    respond: impl Fn(&Activity) -> Vec<Activity> + Send + Sync + 'static,
+    app: Router,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    tracing::info!(bot = name, listen = %listener.local_addr()?, "built-in bot is serving");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// `respond` as `POST path`, to serve on a listener of its own or to merge into the hub's
+/// router; otherwise as [`serve`].
+pub(crate) fn router(
+    name: &'static str,
+    respond: impl Fn(&Activity) -> Vec<Activity> + Send + Sync + 'static,
+    path: &str,
+) -> std::io::Result<Router> {
     let client = reqwest::Client::builder()
         .timeout(CONNECTOR_TIMEOUT)
         .build()
@@ -149,9 +160,7 @@ pub(crate) async fn serve(
         client,
         respond: Arc::new(respond),
     };
-    let app = Router::new().route("/api/messages", post(messages)).with_state(state);
-    tracing::info!(bot = name, listen = %listener.local_addr()?, "built-in bot is serving");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    Ok(Router::new().route(path, post(messages)).with_state(state))
 }
 
 /// What every turn of one served bot shares.

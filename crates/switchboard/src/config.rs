@@ -42,8 +42,8 @@ pub struct Config {
     /// How each signed bot's tokens are checked, by app id.
     pub bot_tokens: HashMap<String, BotTokenPolicy>,
     /// The built-in bots `serve` runs (`builtin = "demo"`, `"survey"`, `"knowledge"`), each at
-    /// its configured messaging endpoint.
-    pub builtin_bots: Vec<(BuiltinBot, Endpoint)>,
+    /// its configured messaging endpoint: a URL of its own, or a path on the hub's own listener.
+    pub builtin_bots: Vec<(BuiltinBot, BuiltinAt)>,
     /// The tenant's default locale (`[tenant] locale`, default `en-US`): the `locale` of
     /// activities to bots whose sender gave none.
     pub locale: String,
@@ -84,6 +84,47 @@ pub enum BuiltinBot {
     Survey,
     /// A smart-assist bot suggesting knowledge-base articles to agents (`knowledge_bot`).
     Knowledge,
+}
+
+/// The URL a bot endpoint written as a path stands for until the hub's listener is known.
+fn hub_path_placeholder(endpoint: &str) -> std::borrow::Cow<'_, str> {
+    if endpoint.starts_with('/') {
+        format!("http://127.0.0.1:0{endpoint}").into()
+    } else {
+        endpoint.into()
+    }
+}
+
+impl Config {
+    /// Points every built-in bot served on the hub's own listener at `listening` (the address
+    /// the hub accepts connections on; an unspecified IP becomes loopback).
+    pub fn serve_builtin_bots_at(&mut self, listening: std::net::SocketAddr) {
+        let ip = match listening.ip() {
+            ip if ip.is_unspecified() && ip.is_ipv4() => std::net::IpAddr::from([127, 0, 0, 1]),
+            ip if ip.is_unspecified() => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        let base = std::net::SocketAddr::new(ip, listening.port());
+        for (_, at) in &self.builtin_bots {
+            if let BuiltinAt::Hub { bot, path } = at
+                && let Ok(endpoint) = Endpoint::parse(&format!("http://{base}{path}"))
+            {
+                self.tenant.set_bot_endpoint(bot, endpoint);
+            }
+        }
+    }
+}
+
+/// Where `serve` runs a built-in bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuiltinAt {
+    /// On a listener of its own, at this endpoint.
+    Own(Endpoint),
+    /// On the hub's own listener, under this path (`endpoint = "/bots/demo/api/messages"`):
+    /// every node of a cluster serves it, with no port of its own. The bot's endpoint in the
+    /// tenant is then `http://127.0.0.1:0` + path until [`Config::serve_builtin_bots_at`] names
+    /// the listener.
+    Hub { bot: UserName, path: String },
 }
 
 impl BuiltinBot {
@@ -676,7 +717,15 @@ impl Builder<'_> {
             };
             let name = self.name(&bot.name, "bot name", UserName::new);
             let display = self.display_name(&bot.display_name, &bot.name);
-            let endpoint = match Endpoint::parse(bot.endpoint.get_ref()) {
+            let on_hub = bot.endpoint.get_ref().starts_with('/');
+            if on_hub && bot.builtin.is_none() {
+                self.error(
+                    bot.endpoint.span(),
+                    "only a built-in bot can be served on the hub's own listener".to_owned(),
+                    Some("write your bot's messaging endpoint as an absolute URL, e.g. \"http://127.0.0.1:3978/api/messages\"".into()),
+                );
+            }
+            let endpoint = match Endpoint::parse(&hub_path_placeholder(bot.endpoint.get_ref())) {
                 Ok(e) => Some(e),
                 Err(e) => {
                     self.error(bot.endpoint.span(), format!("invalid bot endpoint: {e}"), Some("write the bot's messaging endpoint as an absolute URL, e.g. \"http://127.0.0.1:3978/api/messages\"".into()));
@@ -688,7 +737,17 @@ impl Builder<'_> {
             }
             if let Some(b) = &bot.builtin {
                 match (BuiltinBot::parse(b.get_ref()), &endpoint) {
-                    (Some(kind), Some(endpoint)) => builtin_bots.push((kind, endpoint.clone())),
+                    (Some(kind), Some(endpoint)) => {
+                        let at = match (&name, on_hub) {
+                            (Some(bot_name), true) => Some(BuiltinAt::Hub {
+                                bot: bot_name.clone(),
+                                path: endpoint.url().path().to_owned(),
+                            }),
+                            (None, true) => None,
+                            (_, false) => Some(BuiltinAt::Own(endpoint.clone())),
+                        };
+                        builtin_bots.extend(at.map(|at| (kind, at)));
+                    }
                     (Some(_), None) => {}
                     (None, _) => self.error(
                         b.span(),

@@ -448,22 +448,26 @@ fn article_card(article: &Article) -> Attachment {
 /// The knowledge base is indexed first; an error doing so (which would be a fault in the built-in
 /// file) is returned before anything is served.
 pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    builtin_bot::serve("knowledge bot", router("/api/messages").await?, listener, shutdown).await
+}
+
+/// The knowledge bot as `POST path`, for the hub's own listener (the knowledge base is
+/// indexed first).
+pub async fn router(path: &str) -> std::io::Result<axum::Router> {
     // Indexing writes on tantivy's own thread and waits for it: keep it off the runtime's threads.
     let kb = tokio::task::spawn_blocking(KnowledgeBase::builtin)
         .await
         .map_err(std::io::Error::other)?
         .map_err(std::io::Error::other)?;
     tracing::debug!(articles = kb.articles().len(), "knowledge base indexed");
-    // Shared by all turns, which run concurrently; `Memory` locks internally and searching the
-    // index takes `&self`.
+    // Shared by all turns, which run concurrently; `Conversations` locks internally and
+    // searching the index takes `&self`.
     let conversations = Conversations::default();
-    builtin_bot::serve(
+    builtin_bot::router(
         "knowledge bot",
         move |incoming: &Activity| respond(incoming, &conversations, &kb),
-        listener,
-        shutdown,
+        path,
     )
-    .await
 }
 
 #[cfg(test)]

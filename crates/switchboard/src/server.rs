@@ -11,7 +11,7 @@ use engine::{ChannelSettings, ChannelSigner, Hub};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
-use crate::config::{BuiltinBot, Config};
+use crate::config::{BuiltinAt, BuiltinBot, Config};
 use crate::keys::{self, KeyError};
 
 /// The database used when neither the command line nor the configuration names one.
@@ -108,6 +108,8 @@ pub async fn run(
     let public_url = public_url(&config, &listener)?;
     let admin_token = admin_token(&config, &admin_token_file(database_url))?;
     warn_of_anonymous_bots(&config);
+    let mut config = config;
+    config.serve_builtin_bots_at(listener.local_addr()?);
     let builtin = config.builtin_bots.clone();
     let built = build(config, store, public_url.clone(), admin_token)?;
     let hub = built.hub.clone();
@@ -120,8 +122,23 @@ pub async fn run(
     // The demo bot stops last: the hub's own shutdown may still deliver to it.
     let (stop_demo, demo_stopped) = tokio::sync::watch::channel(false);
     let mut demo_bots = Vec::new();
-    for (kind, endpoint) in builtin {
-        demo_bots.push(start_builtin_bot(kind, &endpoint, demo_stopped.clone()).await?);
+    let mut router = built.router;
+    for (kind, at) in builtin {
+        match at {
+            BuiltinAt::Own(endpoint) => {
+                demo_bots.push(start_builtin_bot(kind, &endpoint, demo_stopped.clone()).await?);
+            }
+            BuiltinAt::Hub { path, .. } => {
+                let bot = builtin_router(kind, &path)
+                    .await
+                    .map_err(|source| ServerError::DemoBot {
+                        endpoint: path.clone(),
+                        source,
+                    })?;
+                tracing::info!(path = %path, bot = kind.as_str(), "built-in bot served on the hub's listener");
+                router = router.merge(bot);
+            }
+        }
     }
     let reload = built
         .keys_dir
@@ -150,9 +167,7 @@ pub async fn run(
     });
     let served = axum::serve(
         listener,
-        built
-            .router
-            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await;
@@ -198,6 +213,15 @@ fn warn_of_anonymous_bots(config: &Config) {
                 bot.name
             );
         }
+    }
+}
+
+/// A built-in bot as `POST path`, for the hub's own router.
+async fn builtin_router(kind: BuiltinBot, path: &str) -> std::io::Result<axum::Router> {
+    match kind {
+        BuiltinBot::Demo => crate::demo_bot::router(path),
+        BuiltinBot::Survey => crate::survey_bot::router(path),
+        BuiltinBot::Knowledge => crate::knowledge_bot::router(path).await,
     }
 }
 

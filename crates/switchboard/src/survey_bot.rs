@@ -238,15 +238,18 @@ fn with_buttons(mut activity: Activity, labels: &[&str]) -> Activity {
 /// the incoming `serviceUrl` before the hub's POST is answered (200; 400 for a body that is not
 /// an activity; 500 when a reply could not be delivered).
 pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    // Shared by all turns, which run concurrently; `Memory` locks internally.
+    builtin_bot::serve("survey bot", router("/api/messages")?, listener, shutdown).await
+}
+
+/// The survey bot as `POST path`, for the hub's own listener.
+pub fn router(path: &str) -> std::io::Result<axum::Router> {
+    // Shared by all turns, which run concurrently; `Surveys` locks internally.
     let surveys = Surveys::default();
-    builtin_bot::serve(
+    builtin_bot::router(
         "survey bot",
         move |incoming: &Activity| respond(incoming, &surveys),
-        listener,
-        shutdown,
+        path,
     )
-    .await
 }
 
 #[cfg(test)]

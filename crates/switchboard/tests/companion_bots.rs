@@ -14,8 +14,8 @@ mod common;
 use common::people::Person;
 use common::{RecordingBot, SAMPLE_BOT_ENDPOINT, TestHub, customers};
 
-const SURVEY_ENDPOINT: &str = "http://127.0.0.1:3981/api/messages";
-const KNOWLEDGE_ENDPOINT: &str = "http://127.0.0.1:3982/api/messages";
+const SURVEY_ENDPOINT: &str = "/bots/survey/api/messages";
+const KNOWLEDGE_ENDPOINT: &str = "/bots/knowledge/api/messages";
 
 /// Runs a built-in bot on a free loopback port; returns its messaging endpoint.
 async fn start_builtin(kind: &str) -> String {

@@ -29,8 +29,8 @@ async fn the_customer_never_sees_suggestions_and_answers_the_survey_in_the_chat_
     let knowledge = builtin(|l| tokio::spawn(switchboard::knowledge_bot::serve(l, std::future::pending()))).await;
     let text = switchboard::config::SAMPLE
         .replace(common::SAMPLE_BOT_ENDPOINT, &demo)
-        .replace("http://127.0.0.1:3981/api/messages", &survey)
-        .replace("http://127.0.0.1:3982/api/messages", &knowledge);
+        .replace("/bots/survey/api/messages", &survey)
+        .replace("/bots/knowledge/api/messages", &knowledge);
     let f = TestHub::new("companion-pages", &text).await;
     let shot = std::env::var("SWITCHBOARD_SCREENSHOTS")
         .ok()

@@ -39,7 +39,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 /// The sample's Direct Line secret.
 const SECRET: &str = "demo-directline-secret-change-me";
 /// The sample's demo bot endpoint, pointed at the echo bot here.
-const SAMPLE_BOT_ENDPOINT: &str = "http://127.0.0.1:3978/api/messages";
+const SAMPLE_BOT_ENDPOINT: &str = "/bots/demo/api/messages";
 const ADMIN_TOKEN: &str = "crash-safety-admin-token";
 
 const CUSTOMERS: usize = 10;
@@ -714,6 +714,12 @@ fn write_config(dir: &Path, bot_endpoint: &str) {
     assert!(sample.contains(SAMPLE_BOT_ENDPOINT), "the sample's bot endpoint moved");
     let text: String = sample
         .replace(SAMPLE_BOT_ENDPOINT, bot_endpoint)
+        // Nothing listens on the discard port: the survey and knowledge bots stay out of it.
+        .replace("\"/bots/survey/api/messages\"", "\"http://127.0.0.1:9/api/messages\"")
+        .replace(
+            "\"/bots/knowledge/api/messages\"",
+            "\"http://127.0.0.1:9/api/messages\"",
+        )
         .replace("sip = \"127.0.0.1:5060\"", "sip = \"127.0.0.1:0\"")
         .lines()
         .filter(|line| !line.trim_start().starts_with("builtin = "))

@@ -26,7 +26,7 @@ pub fn unique_dir(tag: &str) -> PathBuf {
 }
 
 /// The sample configuration's demo bot endpoint, which tests point elsewhere.
-pub const SAMPLE_BOT_ENDPOINT: &str = "http://127.0.0.1:3978/api/messages";
+pub const SAMPLE_BOT_ENDPOINT: &str = "/bots/demo/api/messages";
 
 /// The secret of the sample's Direct Line channel.
 pub const SAMPLE_DIRECTLINE_SECRET: &str = "demo-directline-secret-change-me";
