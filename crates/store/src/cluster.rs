@@ -499,6 +499,48 @@ impl Cluster {
         Ok(())
     }
 
+    /// What built-in bot `bot` remembers of `conversation` (JSON).
+    pub async fn bot_state(&self, bot: &str, conversation: &str) -> Result<Option<String>, StoreError> {
+        retrying("a bot's memory", || async {
+            Ok(
+                sqlx::query_scalar("SELECT state FROM bot_state WHERE bot = $1 AND conversation_id = $2")
+                    .bind(bot)
+                    .bind(conversation)
+                    .fetch_optional(&self.rows)
+                    .await?,
+            )
+        })
+        .await
+    }
+
+    /// Keeps (or, with `None`, forgets) what built-in bot `bot` remembers of `conversation`.
+    pub async fn set_bot_state(&self, bot: &str, conversation: &str, state: Option<&str>) -> Result<(), StoreError> {
+        retrying("a bot's memory", || async {
+            match state {
+                Some(state) => {
+                    sqlx::query(
+                        "INSERT INTO bot_state (bot, conversation_id, state) VALUES ($1, $2, $3) \
+                     ON CONFLICT (bot, conversation_id) DO UPDATE SET state = $3",
+                    )
+                    .bind(bot)
+                    .bind(conversation)
+                    .bind(state)
+                    .execute(&self.rows)
+                    .await?
+                }
+                None => {
+                    sqlx::query("DELETE FROM bot_state WHERE bot = $1 AND conversation_id = $2")
+                        .bind(bot)
+                        .bind(conversation)
+                        .execute(&self.rows)
+                        .await?
+                }
+            };
+            Ok(())
+        })
+        .await
+    }
+
     /// Stops listening and closes the connections.
     pub(crate) async fn close(&self) {
         self.resign().await;

@@ -46,6 +46,38 @@ struct Entries<T> {
     by_conversation: HashMap<String, (u64, T)>,
 }
 
+/// A bot's memory as the hub shares it between the nodes of a cluster: each conversation's
+/// entry as JSON, loaded before a turn and stored after it.
+pub(crate) trait Remembers: Send + Sync {
+    /// What is remembered of `conversation`, as JSON.
+    fn export(&self, conversation: &str) -> Option<String>;
+    /// Replaces what is remembered of `conversation` (forgets it with `None`).
+    fn import(&self, conversation: &str, json: Option<&str>);
+}
+
+impl<T> Remembers for Memory<T>
+where
+    T: Clone + Send + serde::Serialize + serde::de::DeserializeOwned,
+{
+    fn export(&self, conversation: &str) -> Option<String> {
+        self.get(conversation).and_then(|v| serde_json::to_string(&v).ok())
+    }
+
+    fn import(&self, conversation: &str, json: Option<&str>) {
+        match json.and_then(|j| serde_json::from_str::<T>(j).ok()) {
+            Some(value) => self.remember(conversation, value),
+            None => self.forget(conversation),
+        }
+    }
+}
+
+/// Where a served bot keeps its memory when several nodes serve it.
+#[derive(Clone)]
+pub(crate) struct SharedMemory {
+    pub(crate) memory: Arc<dyn Remembers>,
+    pub(crate) cluster: Arc<store::Cluster>,
+}
+
 impl<T> Memory<T> {
     /// The capacity the served bots use: far more conversations than one built-in bot holds at
     /// once.
@@ -146,10 +178,15 @@ pub(crate) async fn serve(
 
 /// `respond` as `POST path`, to serve on a listener of its own or to merge into the hub's
 /// router; otherwise as [`serve`].
+///
+/// With `shared`, each turn first loads the conversation's entry of the bot's memory from the
+/// cluster's database and stores it back after: the next turn may reach another node's copy of
+/// the bot.
 pub(crate) fn router(
     name: &'static str,
     respond: impl Fn(&Activity) -> Vec<Activity> + Send + Sync + 'static,
     path: &str,
+    shared: Option<SharedMemory>,
 ) -> std::io::Result<Router> {
     let client = reqwest::Client::builder()
         .timeout(CONNECTOR_TIMEOUT)
@@ -159,6 +196,7 @@ pub(crate) fn router(
         name,
         client,
         respond: Arc::new(respond),
+        shared,
     };
     Ok(Router::new().route(path, post(messages)).with_state(state))
 }
@@ -172,6 +210,7 @@ struct Served {
     client: reqwest::Client,
     // Shared by all turns, which run concurrently; the bot's own state locks internally.
     respond: Arc<Respond>,
+    shared: Option<SharedMemory>,
 }
 
 impl std::fmt::Debug for Served {
@@ -194,7 +233,32 @@ async fn messages(State(bot): State<Served>, body: Bytes) -> Response {
             return error_response(StatusCode::BAD_REQUEST, code, error.to_string());
         }
     };
-    for reply in (bot.respond)(&incoming) {
+    let conversation = incoming.conversation.as_ref().map(|c| c.id.clone());
+    if let (Some(shared), Some(conversation)) = (&bot.shared, &conversation) {
+        match shared.cluster.bot_state(bot.name, conversation).await {
+            Ok(state) => shared.memory.import(conversation, state.as_deref()),
+            Err(e) => {
+                tracing::error!(bot = bot.name, error = %e, "built-in bot could not read its memory");
+                return error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::ServiceError,
+                    "the bot could not read its memory".to_owned(),
+                );
+            }
+        }
+    }
+    let replies = (bot.respond)(&incoming);
+    if let (Some(shared), Some(conversation)) = (&bot.shared, &conversation) {
+        let state = shared.memory.export(conversation);
+        if let Err(e) = shared
+            .cluster
+            .set_bot_state(bot.name, conversation, state.as_deref())
+            .await
+        {
+            tracing::error!(bot = bot.name, error = %e, "built-in bot could not keep its memory");
+        }
+    }
+    for reply in replies {
         if let Err(error) = deliver(&bot.client, &reply).await {
             tracing::error!(
                 bot = bot.name,

@@ -259,14 +259,24 @@ fn quote(text: &str) -> String {
 /// 500 when a reply could not be delivered (the remaining replies are not sent). The hub must
 /// therefore serve Connector calls while its POST is outstanding.
 pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    builtin_bot::serve("demo bot", router("/api/messages")?, listener, shutdown).await
+    builtin_bot::serve("demo bot", router("/api/messages", None)?, listener, shutdown).await
 }
 
-/// The demo bot as `POST path`, for the hub's own listener.
-pub fn router(path: &str) -> std::io::Result<axum::Router> {
+/// The demo bot as `POST path`, for the hub's own listener; with `cluster`, its memory is kept
+/// in the cluster's database (see [`builtin_bot::router`]).
+pub fn router(path: &str, cluster: Option<std::sync::Arc<store::Cluster>>) -> std::io::Result<axum::Router> {
     // Shared by all turns, which run concurrently; `Memory` locks internally.
-    let memory = Memory::default();
-    builtin_bot::router("demo bot", move |incoming: &Activity| respond(incoming, &memory), path)
+    let memory = std::sync::Arc::new(Memory::default());
+    let shared = cluster.map(|cluster| builtin_bot::SharedMemory {
+        memory: memory.clone(),
+        cluster,
+    });
+    builtin_bot::router(
+        "demo bot",
+        move |incoming: &Activity| respond(incoming, &memory),
+        path,
+        shared,
+    )
 }
 
 #[cfg(test)]

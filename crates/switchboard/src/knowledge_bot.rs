@@ -313,7 +313,7 @@ fn query_words(text: &str) -> String {
 }
 
 /// The articles already suggested in a conversation the bot assists in.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Suggested(Vec<String>);
 
 /// The conversations the bot saw escalated, each with what it suggested there; forgotten when
@@ -448,12 +448,18 @@ fn article_card(article: &Article) -> Attachment {
 /// The knowledge base is indexed first; an error doing so (which would be a fault in the built-in
 /// file) is returned before anything is served.
 pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    builtin_bot::serve("knowledge bot", router("/api/messages").await?, listener, shutdown).await
+    builtin_bot::serve(
+        "knowledge bot",
+        router("/api/messages", None).await?,
+        listener,
+        shutdown,
+    )
+    .await
 }
 
 /// The knowledge bot as `POST path`, for the hub's own listener (the knowledge base is
 /// indexed first).
-pub async fn router(path: &str) -> std::io::Result<axum::Router> {
+pub async fn router(path: &str, cluster: Option<std::sync::Arc<store::Cluster>>) -> std::io::Result<axum::Router> {
     // Indexing writes on tantivy's own thread and waits for it: keep it off the runtime's threads.
     let kb = tokio::task::spawn_blocking(KnowledgeBase::builtin)
         .await
@@ -462,11 +468,16 @@ pub async fn router(path: &str) -> std::io::Result<axum::Router> {
     tracing::debug!(articles = kb.articles().len(), "knowledge base indexed");
     // Shared by all turns, which run concurrently; `Conversations` locks internally and
     // searching the index takes `&self`.
-    let conversations = Conversations::default();
+    let conversations = std::sync::Arc::new(Conversations::default());
+    let shared = cluster.map(|cluster| builtin_bot::SharedMemory {
+        memory: conversations.clone(),
+        cluster,
+    });
     builtin_bot::router(
         "knowledge bot",
         move |incoming: &Activity| respond(incoming, &conversations, &kb),
         path,
+        shared,
     )
 }
 

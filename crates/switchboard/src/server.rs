@@ -129,7 +129,7 @@ pub async fn run(
                 demo_bots.push(start_builtin_bot(kind, &endpoint, demo_stopped.clone()).await?);
             }
             BuiltinAt::Hub { path, .. } => {
-                let bot = builtin_router(kind, &path)
+                let bot = builtin_router(kind, &path, hub.store().cluster())
                     .await
                     .map_err(|source| ServerError::DemoBot {
                         endpoint: path.clone(),
@@ -216,12 +216,17 @@ fn warn_of_anonymous_bots(config: &Config) {
     }
 }
 
-/// A built-in bot as `POST path`, for the hub's own router.
-async fn builtin_router(kind: BuiltinBot, path: &str) -> std::io::Result<axum::Router> {
+/// A built-in bot as `POST path`, for the hub's own router. In a cluster each node serves its
+/// own copy, and their memory is kept in the database.
+async fn builtin_router(
+    kind: BuiltinBot,
+    path: &str,
+    cluster: Option<Arc<store::Cluster>>,
+) -> std::io::Result<axum::Router> {
     match kind {
-        BuiltinBot::Demo => crate::demo_bot::router(path),
-        BuiltinBot::Survey => crate::survey_bot::router(path),
-        BuiltinBot::Knowledge => crate::knowledge_bot::router(path).await,
+        BuiltinBot::Demo => crate::demo_bot::router(path, cluster),
+        BuiltinBot::Survey => crate::survey_bot::router(path, cluster),
+        BuiltinBot::Knowledge => crate::knowledge_bot::router(path, cluster).await,
     }
 }
 

@@ -68,7 +68,7 @@ const DECLINES: [&str; 8] = [
 ];
 
 /// Where a conversation's survey stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Stage {
     /// The rating question was asked.
     AwaitingRating,
@@ -238,17 +238,23 @@ fn with_buttons(mut activity: Activity, labels: &[&str]) -> Activity {
 /// the incoming `serviceUrl` before the hub's POST is answered (200; 400 for a body that is not
 /// an activity; 500 when a reply could not be delivered).
 pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    builtin_bot::serve("survey bot", router("/api/messages")?, listener, shutdown).await
+    builtin_bot::serve("survey bot", router("/api/messages", None)?, listener, shutdown).await
 }
 
-/// The survey bot as `POST path`, for the hub's own listener.
-pub fn router(path: &str) -> std::io::Result<axum::Router> {
+/// The survey bot as `POST path`, for the hub's own listener; with `cluster`, its memory is
+/// kept in the cluster's database (see [`builtin_bot::router`]).
+pub fn router(path: &str, cluster: Option<std::sync::Arc<store::Cluster>>) -> std::io::Result<axum::Router> {
     // Shared by all turns, which run concurrently; `Surveys` locks internally.
-    let surveys = Surveys::default();
+    let surveys = std::sync::Arc::new(Surveys::default());
+    let shared = cluster.map(|cluster| builtin_bot::SharedMemory {
+        memory: surveys.clone(),
+        cluster,
+    });
     builtin_bot::router(
         "survey bot",
         move |incoming: &Activity| respond(incoming, &surveys),
         path,
+        shared,
     )
 }
 

@@ -149,11 +149,15 @@ impl Balancer {
     /// [`Balancer::log`]. Start it once the nodes are ready: HAProxy counts a node as up until
     /// its first check fails.
     pub fn start(nodes: &[u16]) -> io::Result<Balancer> {
+        Self::start_on(free_port(), nodes)
+    }
+
+    /// [`Balancer::start`] on `port` (known beforehand: the nodes' `public_url` names it).
+    pub fn start_on(port: u16, nodes: &[u16]) -> io::Result<Balancer> {
         let haproxy =
             haproxy_binary().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "haproxy is not installed"))?;
         let dir = super::unique_dir("haproxy");
         std::fs::create_dir_all(&dir)?;
-        let port = free_port();
         let config = dir.join("haproxy.cfg");
         std::fs::write(&config, haproxy_config(port, nodes))?;
         let log = std::fs::File::create(dir.join("haproxy.log"))?;
