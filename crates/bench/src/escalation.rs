@@ -62,6 +62,9 @@ pub struct EscalationConfig {
     pub topics: Vec<String>,
     /// The whole run stops after this.
     pub max_duration: Duration,
+    /// How long an agent keeps a conversation between accepting and ending it (zero: ends at
+    /// once), so that agents' capacity fills up and conversations wait.
+    pub hold: Duration,
 }
 
 /// What an escalation run measured.
@@ -92,6 +95,21 @@ pub struct EscalationReport {
     pub stopped_by_deadline: bool,
     /// Every conversation escalated, offered exactly once and handled, with no error.
     pub ok: bool,
+    /// The most conversations each agent was offered and had not yet closed, at any moment
+    /// (offered work holds capacity).
+    pub peak_held: BTreeMap<String, u32>,
+    /// Every first offer as its frame said it: conversation, agent, queue, `expires_at`.
+    #[serde(skip)]
+    pub offers: Vec<OfferSeen>,
+}
+
+/// An offer frame an agent received.
+#[derive(Debug, Clone)]
+pub struct OfferSeen {
+    pub conversation: String,
+    pub agent: String,
+    pub queue: String,
+    pub expires_at: String,
 }
 
 impl EscalationReport {
@@ -152,6 +170,10 @@ struct Ledger {
     offered_again: u64,
     handled: u64,
     errors: BTreeMap<String, u64>,
+    /// Per agent: the conversations offered and not known closed yet, and the most there ever
+    /// were at once.
+    held: BTreeMap<String, (std::collections::HashSet<String>, u32)>,
+    offers: Vec<OfferSeen>,
 }
 
 type Shared = Arc<Mutex<Ledger>>;
@@ -199,8 +221,11 @@ pub async fn run(config: EscalationConfig) -> Result<EscalationReport, String> {
         tasks.spawn(agent(
             config.hub.clone(),
             http.clone(),
-            name.clone(),
-            config.password.clone(),
+            AgentPart {
+                name: name.clone(),
+                password: config.password.clone(),
+                hold: config.hold,
+            },
             ledger.clone(),
             stop.clone(),
             tx,
@@ -297,6 +322,8 @@ pub async fn run(config: EscalationConfig) -> Result<EscalationReport, String> {
             && l.offered_again == 0
             && l.handled == l.offered.len() as u64
             && l.errors.is_empty(),
+        peak_held: l.held.iter().map(|(agent, (_, peak))| (agent.clone(), *peak)).collect(),
+        offers: l.offers.clone(),
     };
     Ok(report)
 }
@@ -405,15 +432,23 @@ async fn customer(hub: &Url, http: &reqwest::Client, secret: &str, n: usize, led
 }
 
 /// An agent: signs in, goes available, takes every offer on the events socket and finishes it.
+/// Who a simulated agent is and how it works.
+struct AgentPart {
+    name: String,
+    password: String,
+    /// Between accepting and ending each conversation.
+    hold: Duration,
+}
+
 async fn agent(
     hub: Url,
     http: reqwest::Client,
-    name: String,
-    password: String,
+    part: AgentPart,
     ledger: Shared,
     stop: CancellationToken,
     ready: tokio::sync::oneshot::Sender<Result<(), String>>,
 ) {
+    let AgentPart { name, password, hold } = part;
     let setup = async {
         let session: Value = http
             .post(hub.join("api/v1/sessions").expect("a valid path"))
@@ -487,6 +522,13 @@ async fn agent(
             error(&ledger, "events_malformed");
             continue;
         };
+        if event["type"] == "conversation" && event["conversation"]["state"] == "closed" {
+            // Its capacity is back (the close's answer may come later than this frame).
+            if let Some(id) = event["conversation"]["id"].as_str() {
+                release(&ledger, &name, id);
+            }
+            continue;
+        }
         if event["type"] != "offer" {
             continue;
         }
@@ -500,21 +542,46 @@ async fn agent(
                 false
             } else {
                 l.offered.insert(conversation.clone(), at);
+                l.offers.push(OfferSeen {
+                    conversation: conversation.clone(),
+                    agent: name.clone(),
+                    queue: event["offer"]["queue"].as_str().unwrap_or_default().to_owned(),
+                    expires_at: event["offer"]["expires_at"].as_str().unwrap_or_default().to_owned(),
+                });
+                let (held, peak) = l.held.entry(name.clone()).or_default();
+                held.insert(conversation.clone());
+                *peak = (*peak).max(u32::try_from(held.len()).unwrap_or(u32::MAX));
                 true
             }
         });
         if first {
-            let (hub, http, token, ledger) = (hub.clone(), http.clone(), token.clone(), ledger.clone());
-            work.spawn(async move { finish(&hub, &http, &token, &conversation, &ledger).await });
+            let (hub, http, token, ledger, name) =
+                (hub.clone(), http.clone(), token.clone(), ledger.clone(), name.clone());
+            work.spawn(async move {
+                finish(&hub, &http, &token, &conversation, &ledger, hold).await;
+                release(&ledger, &name, &conversation);
+            });
         }
     }
     while work.join_next().await.is_some() {}
     let _ = sink.close().await;
 }
 
+/// `agent` no longer holds `conversation`.
+fn release(ledger: &Shared, agent: &str, conversation: &str) {
+    with(ledger, |l| {
+        if let Some((held, _)) = l.held.get_mut(agent) {
+            held.remove(conversation);
+        }
+    });
+}
+
 /// Accepts, ends and closes an offered conversation, which gives the capacity back.
-async fn finish(hub: &Url, http: &reqwest::Client, token: &str, conversation: &str, ledger: &Shared) {
+async fn finish(hub: &Url, http: &reqwest::Client, token: &str, conversation: &str, ledger: &Shared, hold: Duration) {
     for step in ["accept", "end", "close"] {
+        if step == "end" && !hold.is_zero() {
+            tokio::time::sleep(hold).await;
+        }
         let url = hub
             .join(&format!("api/v1/conversations/{conversation}/{step}"))
             .expect("a valid path");

@@ -111,6 +111,10 @@ struct EscalationArgs {
     /// Stop after this many seconds whatever happens.
     #[arg(long, default_value_t = 120)]
     max_seconds: u64,
+    /// Milliseconds an agent keeps a conversation between accepting and ending it, so that
+    /// capacity fills up and conversations wait (0: ends at once).
+    #[arg(long, default_value_t = 0)]
+    hold_ms: u64,
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -303,6 +307,7 @@ async fn escalation(args: EscalationArgs) -> ExitCode {
         concurrency: args.concurrency as usize,
         topics: args.topics,
         max_duration: Duration::from_secs(args.max_seconds),
+        hold: Duration::from_millis(args.hold_ms),
     };
     let report = match switchboard_bench::escalation::run(config).await {
         Ok(report) => report,

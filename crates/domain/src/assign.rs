@@ -214,6 +214,10 @@ string_enum! {
         /// Every agent who is present and has free capacity declined this conversation the
         /// maximum number of times.
         AllDeclined => "all_declined",
+        /// The conversation joined the end of the queue's line, and the queue's assignment
+        /// cycle offers it in its turn (several hub nodes place work, so only the cycle, one at
+        /// a time across them, keeps the queue first in, first out).
+        InLine => "in_line",
     }
 }
 

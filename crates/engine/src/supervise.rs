@@ -138,7 +138,7 @@ impl Hub {
         };
         // The agent who was offered it has that capacity back.
         if let Some(other) = offered_to {
-            self.assignment_cycle(Some(&self.queues_of(&other))).await;
+            self.capacity_freed(self.queues_of(&other)).await;
         }
         Ok(conv)
     }
@@ -253,7 +253,7 @@ impl Hub {
             (conv, [freed, offered])
         };
         for agent in freed.iter().flatten() {
-            self.assignment_cycle(Some(&self.queues_of(agent))).await;
+            self.capacity_freed(self.queues_of(agent)).await;
         }
         Ok(conv)
     }

@@ -357,8 +357,21 @@ impl Hub {
             tracing::info!(conversation.id = %conversation.id, queue.name = %queue.name, "the month's bot sessions are spent; only people of the queue may take it");
             excluded.extend(queue_bots);
         }
+        // In a cluster a newcomer never takes an agent ahead of those already waiting, who may
+        // be in another node's cycle right now: it joins the line and the queue's cycle, one
+        // at a time across the nodes, offers in order. (Bots take work at once, as ever.)
+        let in_line = self.store().cluster().is_some()
+            && expected != ConversationState::Waiting
+            && ws.mode == DistributionMode::Push
+            && queue.members.iter().all(|m| self.bot_user(m).is_none());
         let mut placement = Placement::Wait(WaitReason::NoMembers);
-        for max_declines in 1..=DEFAULT_MAX_DECLINES {
+        if in_line {
+            placement = Placement::Wait(WaitReason::InLine);
+            let hub = Arc::clone(self);
+            let name = queue.name.clone();
+            tokio::spawn(hub.cycle_later(vec![name]));
+        }
+        for max_declines in (1..=DEFAULT_MAX_DECLINES).filter(|_| !in_line) {
             let request = Request {
                 escalated_by: &excluded,
                 declines: &declines,
@@ -432,7 +445,11 @@ impl Hub {
         now: Timestamp,
     ) -> Result<(), EngineError> {
         let timeout = ws.timers.offer_timeout;
-        let expires_at = Timestamp(now.millis() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2));
+        // Timed from now, after the capacity was reserved (the placement's `now` may be earlier
+        // by the wait for the agent's row), so the offer is never dated before the release of
+        // the capacity it takes.
+        let offered_at = crate::now().max(now);
+        let expires_at = Timestamp(offered_at.millis() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2));
         let serial = self.work.next_serial();
         let offer = Offer {
             conversation,
@@ -615,7 +632,7 @@ impl Hub {
                     .await?;
             }
         }
-        self.assignment_cycle(Some(&self.queues_of(agent))).await;
+        self.capacity_freed(self.queues_of(agent)).await;
         Ok(true)
     }
 
@@ -654,6 +671,26 @@ impl Hub {
             if let Err(e) = self.cycle_queue(&name).await {
                 tracing::warn!(queue.name = %name, error = %e, "assignment cycle failed");
             }
+        }
+    }
+
+    /// Runs `queue`'s assignment cycle (boxed: placing work may start one, and a cycle places
+    /// work).
+    fn cycle_later(
+        self: Arc<Self>,
+        queues: Vec<QueueName>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(async move { self.assignment_cycle(Some(&queues)).await })
+    }
+
+    /// Capacity may have come back in `queues`: runs their assignment cycle. In a cluster the
+    /// cycle waits for the other nodes' cycles of the same queues, so it runs on its own and the
+    /// request that freed the capacity is answered at once.
+    pub(crate) async fn capacity_freed(self: &Arc<Self>, queues: Vec<QueueName>) {
+        if self.store().cluster().is_some() {
+            tokio::spawn(Arc::clone(self).cycle_later(queues));
+        } else {
+            self.assignment_cycle(Some(&queues)).await;
         }
     }
 
@@ -733,7 +770,7 @@ impl Hub {
                     .await?;
             }
         }
-        self.assignment_cycle(Some(&self.queues_of(&name))).await;
+        self.capacity_freed(self.queues_of(&name)).await;
         Ok(())
     }
 
@@ -890,7 +927,7 @@ impl Hub {
             metrics::counter!("switchboard_transfers_total", "to" => "queue").increment(1);
             conv
         };
-        self.assignment_cycle(Some(&self.queues_of(agent))).await;
+        self.capacity_freed(self.queues_of(agent)).await;
         Ok(conv)
     }
 
@@ -937,7 +974,7 @@ impl Hub {
             metrics::counter!("switchboard_transfers_total", "to" => "agent").increment(1);
             conv
         };
-        self.assignment_cycle(Some(&self.queues_of(agent))).await;
+        self.capacity_freed(self.queues_of(agent)).await;
         Ok(conv)
     }
 
@@ -980,7 +1017,7 @@ impl Hub {
             conv
         };
         if self.workstream_of(&conv).capacity_release == CapacityRelease::AtWrapUp {
-            self.assignment_cycle(Some(&self.queues_of(agent))).await;
+            self.capacity_freed(self.queues_of(agent)).await;
         }
         Ok(conv)
     }
@@ -1039,7 +1076,7 @@ impl Hub {
             tracing::info!(conversation.id = %id, agent = %owner, "conversation closed after wrap-up");
             (conv, owner)
         };
-        self.assignment_cycle(Some(&self.queues_of(&owner))).await;
+        self.capacity_freed(self.queues_of(&owner)).await;
         Ok(conv)
     }
 
@@ -1148,7 +1185,7 @@ impl Hub {
             owner
         };
         if let Some(Owner::Agent(agent)) = owner {
-            self.assignment_cycle(Some(&self.queues_of(&agent))).await;
+            self.capacity_freed(self.queues_of(&agent)).await;
         }
         Ok(())
     }

@@ -14,11 +14,15 @@ use common::cluster::{Balancer, FreshDatabase, Node, free_port, fresh_database, 
 use common::compat::{BotKind, BotProcess, run_directline_client, start_bot};
 use serde_json::{Value, json};
 
+/// One cluster at a time: each is three hubs and a balancer, and these machines have two cores.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A running cluster. Dropped in field order: the balancer, the nodes, then the database.
 struct Cluster {
+    _turn: tokio::sync::MutexGuard<'static, ()>,
     balancer: Balancer,
     nodes: Vec<Node>,
-    _bot: BotProcess,
+    _bot: Option<BotProcess>,
     _db: FreshDatabase,
     dir: PathBuf,
 }
@@ -35,17 +39,35 @@ impl Cluster {
             }
         };
         let bot = start_bot(BotKind::Node, &[]).await?;
-        let db = fresh_database(&base, tag).unwrap_or_else(|e| panic!("{e}"));
+        let endpoint = bot.endpoint();
+        Some(
+            Self::start_with(&base, tag, Some(bot), |text| {
+                text.replace(common::SAMPLE_BOT_ENDPOINT, &endpoint)
+            })
+            .await,
+        )
+    }
+
+    /// Three nodes of the sample configuration, without the built-in demo bot, with public_url
+    /// the balancer's and no per-address limits, changed by `change`.
+    async fn start_with(
+        base: &str,
+        tag: &str,
+        bot: Option<BotProcess>,
+        change: impl FnOnce(String) -> String,
+    ) -> Cluster {
+        let turn = ONE_AT_A_TIME.lock().await;
+        let db = fresh_database(base, tag).unwrap_or_else(|e| panic!("{e}"));
         let dir = common::unique_dir(tag);
         std::fs::create_dir_all(&dir).unwrap();
         let balancer_port = free_port();
-        // The demo bot is the botbuilder bot, not the built-in one.
+        // The demo bot is the test's, not the built-in one.
         let text: String = switchboard::config::SAMPLE
             .lines()
             .filter(|line| !line.starts_with("builtin = \"demo\""))
             .map(|line| format!("{line}\n"))
             .collect();
-        let text = text.replace(common::SAMPLE_BOT_ENDPOINT, &bot.endpoint()).replace(
+        let text = change(text).replace(
             "# public_url = \"https://hub.example.com\"",
             &format!("public_url = \"http://127.0.0.1:{balancer_port}\""),
         );
@@ -69,13 +91,14 @@ impl Cluster {
         let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
         let balancer = Balancer::start_on(balancer_port, &ports).unwrap();
         balancer.wait_ready(Duration::from_secs(10)).await;
-        Some(Cluster {
+        Cluster {
+            _turn: turn,
             balancer,
             nodes,
             _bot: bot,
             _db: db,
             dir,
-        })
+        }
     }
 
     fn node(&self, i: usize) -> String {
@@ -381,4 +404,210 @@ async fn a_polling_customer_is_served_by_any_node() {
     assert_eq!(echoes, wanted, "each reply once, in order");
     let spread = cluster.spread();
     assert!(spread.iter().all(|&n| n > 0), "every node served: {spread:?}");
+}
+
+/// The agents of the contention test: ten, two units of capacity each.
+const AGENTS: usize = 10;
+const CAPACITY: u32 = 2;
+
+/// The sample with `AGENTS` more agents (alice's password), every one of them in both the
+/// credit-card and the home-loan queue, and its bot at `bot`.
+fn contention_config(text: String, bot: &str) -> String {
+    let names: Vec<String> = (0..AGENTS).map(|i| format!("agent{i}")).collect();
+    let hash = "$argon2id$v=19$m=19456,t=2,p=1$BGkAcpUWxwmo7+D02k/ppQ$hTq6OA/krMu3pzPsqEz7gloe7sMO/jnyPOLDvFxdkk4";
+    let agents: String = names
+        .iter()
+        .map(|n| format!("[[agents]]\nname = \"{n}\"\ncapacity = {CAPACITY}\npassword_hash = \"{hash}\"\n\n"))
+        .collect();
+    let members = format!(
+        "members = [{}]",
+        names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+    );
+    let text = text
+        .replace(common::SAMPLE_BOT_ENDPOINT, bot)
+        .replace("members = [\"alice\", \"carol\"]", &members)
+        .replace("members = [\"bob\", \"carol\"]", &members)
+        .replace("# ---- queues ---", &format!("{agents}# ---- queues ---"));
+    assert_eq!(text.matches(&members).count(), 2, "the sample's queue lines moved");
+    text
+}
+
+/// 300 conversations escalated at once through the balancer to ten agents whose sockets and
+/// calls are spread over the three nodes: nobody is ever over capacity (from what the agents
+/// were offered and from the hub's own count, sampled from every node), no conversation is
+/// offered twice, each queue offers first in first out, and every conversation is handled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_escalations_at_once_share_ten_agents_exactly() {
+    let base = match prerequisites() {
+        Ok(url) => url,
+        Err(why) => {
+            println!("skipped: {why}");
+            return;
+        }
+    };
+    let bot_listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let endpoint = format!("http://{bot_listen}/api/messages");
+    let cluster = Cluster::start_with(&base, "cluster-contention", None, |text| {
+        contention_config(text, &endpoint)
+    })
+    .await;
+    let names: Vec<String> = (0..AGENTS).map(|i| format!("agent{i}")).collect();
+
+    // The hub's own count of capacity in use, read from every node in turn while the run goes.
+    let sampling = tokio_util::sync::CancellationToken::new();
+    let sampler = {
+        let nodes: Vec<String> = (0..3).map(|i| cluster.node(i)).collect();
+        let stop = sampling.clone();
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let (mut samples, mut over) = (0u32, Vec::new());
+            for round in 0.. {
+                if stop.is_cancelled() {
+                    break;
+                }
+                let node = &nodes[round % nodes.len()];
+                if let Ok(response) = http
+                    .get(format!("{node}/api/v1/agents"))
+                    .bearer_auth(common::ADMIN_TOKEN)
+                    .send()
+                    .await
+                    && let Ok(body) = response.json::<Value>().await
+                {
+                    samples += 1;
+                    for agent in body["agents"].as_array().into_iter().flatten() {
+                        if agent["used"].as_u64() > agent["capacity"].as_u64() {
+                            over.push(agent.clone());
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            (samples, over)
+        })
+    };
+
+    let report = switchboard_bench::escalation::run(switchboard_bench::escalation::EscalationConfig {
+        hub: reqwest::Url::parse(&cluster.balancer.url()).unwrap(),
+        secret: common::SAMPLE_DIRECTLINE_SECRET.to_owned(),
+        bot_listen,
+        agents: names.clone(),
+        password: common::people::PASSWORD.to_owned(),
+        conversations: 300,
+        concurrency: 300,
+        topics: ["CreditCard", "HomeLoan"].map(String::from).to_vec(),
+        max_duration: Duration::from_secs(150),
+        hold: Duration::from_millis(50),
+    })
+    .await
+    .unwrap();
+    sampling.cancel();
+    let (samples, over) = sampler.await.unwrap();
+    if std::env::var_os("KEEP_CLUSTER_LOGS").is_some() {
+        for (i, node) in cluster.nodes.iter().enumerate() {
+            std::fs::write(format!("/tmp/cluster-node{i}.log"), node.log()).unwrap();
+        }
+    }
+    eprintln!("{}", report.to_table());
+    assert!(report.ok, "{}", report.to_table());
+    assert_eq!((report.escalated, report.offered, report.handled), (300, 300, 300));
+    assert!(samples > 10, "the hub's capacity count was sampled ({samples} times)");
+    assert!(over.is_empty(), "over capacity by the hub's own count: {over:?}");
+    // What the agents saw (offer frames and closed-conversation frames, as they arrived) may
+    // put a new offer before the close whose capacity it took when the two come from different
+    // nodes; by the hub's own times, checked below, it never is.
+    eprintln!(
+        "the most conversations each agent held at once, as its socket told it: {:?}",
+        report.peak_held
+    );
+
+    // First in, first out per queue: of two conversations, the one created and escalated first
+    // (by more than a second, the time an escalation may take to commit) is offered no later.
+    let http = reqwest::Client::new();
+    let parse = |s: &str| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap();
+    let mut seen = Vec::new();
+    let mut held = Vec::new();
+    for (n, offer) in report.offers.iter().enumerate() {
+        let node = cluster.node(n % 3);
+        let details: Value = http
+            .get(format!("{node}/api/v1/conversations/{}", offer.conversation))
+            .bearer_auth(common::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(details["state"], "closed", "{details}");
+        assert_eq!(details["outcome"], "resolved_by_agent", "{details}");
+        let escalated = details["routing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|r| r["queue"] == json!(offer.queue))
+            .unwrap_or_else(|| panic!("routed to {}: {details}", offer.queue))["at"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        seen.push((
+            offer.queue.clone(),
+            parse(details["created_at"].as_str().unwrap()),
+            parse(&escalated),
+            parse(&offer.expires_at),
+        ));
+        // Offered (the frame's expiry less the sample's 60 s offer timeout) until closed
+        // (capacity_release = "at_close"), by the hub's clock.
+        let offered_at = parse(&offer.expires_at) - time::Duration::seconds(60);
+        let closed_at = parse(details["milestones"]["closed_at"].as_str().unwrap());
+        held.push((offer.agent.clone(), offered_at, 1i32));
+        held.push((offer.agent.clone(), closed_at, -1i32));
+    }
+    // Releases before offers at the same instant; then nobody is ever over capacity.
+    held.sort_by_key(|(agent, at, step)| (agent.clone(), *at, *step));
+    let mut peaks: std::collections::BTreeMap<String, i32> = std::collections::BTreeMap::new();
+    let mut now: std::collections::BTreeMap<String, i32> = std::collections::BTreeMap::new();
+    for (agent, _, step) in &held {
+        let n = now.entry(agent.clone()).or_default();
+        *n += step;
+        let peak = peaks.entry(agent.clone()).or_default();
+        *peak = (*peak).max(*n);
+    }
+    assert!(
+        peaks.values().all(|&p| p <= CAPACITY as i32),
+        "over capacity by the offers' and closes' times: {peaks:?}"
+    );
+    let mut out_of_order = Vec::new();
+    for a in &seen {
+        for b in &seen {
+            if a.0 == b.0 && a.1 < b.1 && a.2 + time::Duration::seconds(1) < b.2 && a.3 > b.3 {
+                out_of_order.push((a.clone(), b.clone()));
+            }
+        }
+    }
+    assert!(
+        out_of_order.is_empty(),
+        "offered out of order: {:?}",
+        &out_of_order[..out_of_order.len().min(5)]
+    );
+
+    // Everything given back: no capacity left in use on any node's count.
+    for i in 0..3 {
+        let (_, agents) = get_admin(&cluster.node(i), "/api/v1/agents").await;
+        for agent in agents["agents"].as_array().unwrap() {
+            assert_eq!(agent["used"], 0, "capacity left in use: {agent}");
+        }
+    }
+}
+
+async fn get_admin(base: &str, path: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
 }

@@ -32,6 +32,7 @@ async fn every_escalation_is_offered_once_and_handled_by_the_simulated_agents() 
         concurrency: 10,
         topics: ["CreditCard", "HomeLoan"].map(String::from).to_vec(),
         max_duration: Duration::from_secs(60),
+        hold: Duration::ZERO,
     })
     .await
     .unwrap();
