@@ -64,6 +64,9 @@ pub enum EngineError {
     /// accept, a transfer to a bot that already had it); `code` names which.
     #[error("{message}")]
     Refused { code: &'static str, message: String },
+    /// The hub is stopping: it takes no new work from the balancer.
+    #[error("this node is draining before it stops")]
+    Draining,
 }
 
 impl EngineError {
@@ -113,6 +116,10 @@ pub struct Hub {
     pub(crate) stop: tokio_util::sync::CancellationToken,
     /// The hub's background tasks (clocks, the cluster's follower), waited for at shutdown.
     pub(crate) tasks: tokio_util::task::TaskTracker,
+    /// Cancelled when the hub starts draining (see [`Hub::drain`]).
+    draining: tokio_util::sync::CancellationToken,
+    /// Cancelled when the hub's sockets should close (see [`Hub::close_sockets`]).
+    closing: tokio_util::sync::CancellationToken,
 }
 
 impl Hub {
@@ -144,7 +151,30 @@ impl Hub {
             metering_watch: Default::default(),
             stop: tokio_util::sync::CancellationToken::new(),
             tasks: tokio_util::task::TaskTracker::new(),
+            draining: tokio_util::sync::CancellationToken::new(),
+            closing: tokio_util::sync::CancellationToken::new(),
         }
+    }
+
+    /// Starts draining before a stop: `/readyz` answers 503 from now on, so a load balancer
+    /// sends new requests to other nodes, while this one goes on serving what still comes; in a
+    /// cluster, another node takes over the sweep of timers at once.
+    pub async fn drain(&self) {
+        self.draining.cancel();
+        if let Some(cluster) = self.store.cluster() {
+            cluster.resign().await;
+        }
+    }
+
+    /// Tells every open socket (customers' streams, people's events) to close with a code
+    /// clients reconnect on; they come back through the balancer to another node.
+    pub fn close_sockets(&self) {
+        self.closing.cancel();
+    }
+
+    /// Cancelled when the hub's sockets should close.
+    pub fn closing(&self) -> tokio_util::sync::CancellationToken {
+        self.closing.clone()
     }
 
     /// Watches `conversation`: every activity stored in it from now on arrives on the receiver
@@ -180,6 +210,9 @@ impl Hub {
 
     /// Whether the hub can do its work: the store answers.
     pub async fn ready(&self) -> Result<(), EngineError> {
+        if self.draining.is_cancelled() {
+            return Err(EngineError::Draining);
+        }
         Ok(self.store.ping().await?)
     }
 

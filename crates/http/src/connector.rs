@@ -152,6 +152,7 @@ impl IntoResponse for ConnectorError {
                     (StatusCode::BAD_REQUEST, ErrorCode::BadArgument, e.to_string())
                 }
                 EngineError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, e.to_string()),
+                EngineError::Draining => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ServiceError, e.to_string()),
                 EngineError::Connector(ref refusal) => {
                     let (status, code) = match refusal {
                         ConnectorRefusal::ActivityNotFound { .. } | ConnectorRefusal::ActivityDeleted { .. } => {

@@ -71,3 +71,12 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http().on_failure(error::log_failure))
         .with_state(state)
 }
+
+/// The close frame a socket gets when its node stops (1012, "service restart"): clients
+/// reconnect, through the balancer, to another node.
+pub(crate) fn restarting_frame() -> axum::extract::ws::Message {
+    axum::extract::ws::Message::Close(Some(axum::extract::ws::CloseFrame {
+        code: 1012,
+        reason: "this node is stopping; reconnect".into(),
+    }))
+}

@@ -26,6 +26,9 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
     let backend = state.hub.store().backend();
     match state.hub.ready().await {
         Ok(()) => Ok(Json(json!({ "status": "ready", "store": backend.as_str() }))),
+        Err(engine::EngineError::Draining) => Err(ApiError::Unavailable(
+            "this node is draining before it stops; other nodes take its requests".to_owned(),
+        )),
         Err(e) => {
             tracing::warn!(store.backend = backend.as_str(), error = %e, "not ready");
             Err(ApiError::Unavailable(format!(

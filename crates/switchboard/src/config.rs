@@ -252,6 +252,10 @@ pub struct ServerSettings {
     pub public_url: Option<String>,
     /// The bearer token for the operator API (`/api/v1`).
     pub admin_token: Option<String>,
+    /// On SIGTERM, how long the node keeps serving while `/readyz` answers 503, so that the
+    /// load balancer sends new requests elsewhere, before it closes its sockets and stops.
+    /// `None`: 5 s on PostgreSQL (a node of a cluster), none on SQLite.
+    pub drain: Option<Duration>,
 }
 
 /// One problem in a configuration file, with where it is and how to fix it.
@@ -455,6 +459,7 @@ struct RawServer {
     database_url: Option<String>,
     public_url: Option<Spanned<String>>,
     admin_token: Option<String>,
+    drain: Option<Spanned<RawDuration>>,
 }
 
 #[derive(Deserialize)]
@@ -652,15 +657,16 @@ impl Builder<'_> {
             );
         }
         let directline = self.directline_channels(&raw);
-        let server = raw
-            .server
-            .map(|s| ServerSettings {
+        let server = match raw.server {
+            Some(s) => ServerSettings {
+                drain: s.drain.as_ref().map(|d| self.duration(d)),
                 listen: s.listen,
                 database_url: s.database_url,
                 public_url: s.public_url.map(Spanned::into_inner),
                 admin_token: s.admin_token,
-            })
-            .unwrap_or_default();
+            },
+            None => ServerSettings::default(),
+        };
 
         let locale = match raw.tenant.as_ref().and_then(|t| t.locale.as_ref()) {
             None => "en-US".to_owned(),

@@ -110,6 +110,10 @@ pub async fn run(
     warn_of_anonymous_bots(&config);
     let mut config = config;
     config.serve_builtin_bots_at(listener.local_addr()?);
+    let drain_for = config.server.drain.unwrap_or(match store.backend() {
+        store::Backend::Postgres => DEFAULT_DRAIN,
+        store::Backend::Sqlite => Duration::ZERO,
+    });
     let builtin = config.builtin_bots.clone();
     let built = build(config, store, public_url.clone(), admin_token)?;
     let hub = built.hub.clone();
@@ -169,7 +173,7 @@ pub async fn run(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(drain(hub.clone(), shutdown, drain_for))
     .await;
     tracing::info!("HTTP server stopped; closing the engine and store");
     stop_voice.cancel();
@@ -188,6 +192,25 @@ pub async fn run(
     served?;
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+/// How long a node of a cluster drains on SIGTERM unless `[server] drain` says otherwise: the
+/// balancer's health check (every second, two failures in deploy/haproxy.cfg) takes it out well
+/// within this.
+const DEFAULT_DRAIN: Duration = Duration::from_secs(5);
+
+/// Completes when the HTTP server should stop: after `shutdown`, the hub drains (`/readyz`
+/// 503, the sweep handed over) for `drain_for` while still serving, then closes its sockets
+/// with a code clients reconnect on.
+async fn drain(hub: Arc<Hub>, shutdown: impl Future<Output = ()>, drain_for: Duration) {
+    shutdown.await;
+    hub.drain().await;
+    if !drain_for.is_zero() {
+        tracing::info!(drain_for = ?drain_for, "draining: /readyz answers 503 while requests are still served");
+        tokio::time::sleep(drain_for).await;
+    }
+    tracing::info!("closing sockets; clients reconnect to other nodes");
+    hub.close_sockets();
 }
 
 /// One warning per bot configured without an app id: anyone on the networks it is accepted

@@ -22,14 +22,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 /// The sample's people, each with a password in the file.
 const PEOPLE: [&str; 5] = ["alice", "bob", "carol", "sam", "ada"];
 
-/// The sample, with its built-in bots left out (they listen on fixed ports) and `extra` added.
+/// The sample on a free SIP port (its built-in bots are served on the hub's own listener), with
+/// `extra` added.
 fn sample_with(extra: &str) -> String {
-    let text: String = config::SAMPLE
-        .replace("sip = \"127.0.0.1:5060\"", "sip = \"127.0.0.1:0\"")
-        .lines()
-        .filter(|line| !line.trim_start().starts_with("builtin = "))
-        .map(|line| format!("{line}\n"))
-        .collect();
+    let text = config::SAMPLE.replace("sip = \"127.0.0.1:5060\"", "sip = \"127.0.0.1:0\"");
     format!("{text}\n{extra}")
 }
 

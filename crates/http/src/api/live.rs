@@ -151,8 +151,14 @@ async fn serve(mut socket: WebSocket, state: AppState, caller: Caller) {
     }
     let mut keepalive = tokio::time::interval(Duration::from_secs(25));
     keepalive.tick().await;
+    let closing = state.hub.closing();
     loop {
         let frame = tokio::select! {
+            () = closing.cancelled() => {
+                // The workspace and the dashboard reconnect on a close, through the balancer.
+                let _ = socket.send(crate::restarting_frame()).await;
+                return;
+            }
             event = events.recv() => match event {
                 Ok(event) => match frame_for(&state, &mut scope, &event).await {
                     Some(frame) => frame,

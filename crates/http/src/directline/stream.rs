@@ -88,15 +88,18 @@ pub(super) async fn connect(
 /// The read and write buffer of one customer's socket; a larger frame still goes through.
 const STREAM_BUFFER: usize = 4 * 1024;
 
-/// What went wrong on an open socket: the client left, or the hub could not read the log.
+/// What went wrong on an open socket: the client left, the hub could not read the log, or
+/// the hub is stopping.
 enum Closed {
     Client,
     Store(String),
+    Restarting,
 }
 
 async fn serve(state: AppState, conversation: ConversationId, after: Seq, socket: WebSocket) {
     let (mut tx, mut rx) = socket.split();
     let mut live = state.hub.watch(conversation);
+    let closing = state.hub.closing();
     let mut sent = after;
     let mut keepalive = tokio::time::interval(KEEPALIVE);
     keepalive.tick().await;
@@ -121,6 +124,7 @@ async fn serve(state: AppState, conversation: ConversationId, after: Seq, socket
                 _ = keepalive.tick() => {
                     tx.send(Message::Text(KEEPALIVE_FRAME.into())).await.map_err(|_| Closed::Client)?;
                 }
+                () = closing.cancelled() => return Err(Closed::Restarting),
                 incoming = rx.next() => match incoming {
                     // directlinejs pings with empty frames; nothing a client sends is acted on.
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Err(Closed::Client),
@@ -130,9 +134,16 @@ async fn serve(state: AppState, conversation: ConversationId, after: Seq, socket
         }
     }
     .await;
-    if let Err(Closed::Store(e)) = result {
-        tracing::warn!(conversation.id = %conversation, error = %e, "closing a direct line stream: the log could not be read");
-        let _ = tx.send(Message::Close(None)).await;
+    match result {
+        Err(Closed::Store(e)) => {
+            tracing::warn!(conversation.id = %conversation, error = %e, "closing a direct line stream: the log could not be read");
+            let _ = tx.send(Message::Close(None)).await;
+        }
+        // Direct Line clients reconnect (GET the conversation with their watermark) on a close.
+        Err(Closed::Restarting) => {
+            let _ = tx.send(super::super::restarting_frame()).await;
+        }
+        _ => {}
     }
 }
 
