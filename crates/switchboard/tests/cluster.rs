@@ -69,7 +69,8 @@ impl Cluster {
             .collect();
         let text = change(text).replace(
             "# public_url = \"https://hub.example.com\"",
-            &format!("public_url = \"http://127.0.0.1:{balancer_port}\""),
+            // The test balancer checks every 200 ms: a short drain is enough.
+            &format!("public_url = \"http://127.0.0.1:{balancer_port}\"\ndrain = \"2s\""),
         );
         assert!(
             text.contains(&format!("127.0.0.1:{balancer_port}")),
@@ -610,4 +611,321 @@ async fn get_admin(base: &str, path: &str) -> (u16, Value) {
         .await
         .unwrap();
     (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+}
+
+/// What one resilient customer saw.
+#[derive(Debug, Default)]
+struct CustomerRun {
+    conversation: String,
+    token: String,
+    /// The texts whose POST was answered 2xx, and those whose answer never came.
+    acknowledged: Vec<String>,
+    unacknowledged: Vec<String>,
+    /// Every activity id received on the stream, in order (a repeat is kept, to be caught).
+    received: Vec<String>,
+    /// Texts of the bot's replies received, in order.
+    echoes: Vec<String>,
+    /// How many times the stream was opened again.
+    reconnects: u32,
+    /// Transport errors and non-2xx answers to posts, with when they happened.
+    post_errors: Vec<String>,
+    post_errors_at: Vec<std::time::Instant>,
+}
+
+/// A Direct Line customer that behaves as Web Chat does through a balancer: on a dropped
+/// stream it asks for the conversation again with its watermark and reconnects; a post whose
+/// answer never came is not sent again (its text is counted unacknowledged). It sends
+/// `messages` messages, each after the reply to the one before (or 10 s), until `stop`.
+async fn resilient_customer(base: String, n: usize, messages: usize, pace: Duration) -> CustomerRun {
+    use futures::StreamExt;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut run = CustomerRun::default();
+    let started: Value = loop {
+        let token = http
+            .post(format!("{base}/v3/directline/tokens/generate"))
+            .bearer_auth(common::SAMPLE_DIRECTLINE_SECRET)
+            .json(&json!({"user": {"id": format!("failover_{n}")}}))
+            .send()
+            .await;
+        let Ok(token) = token else { continue };
+        let token: Value = token.json().await.unwrap();
+        run.token = token["token"].as_str().unwrap().to_owned();
+        let started = http
+            .post(format!("{base}/v3/directline/conversations"))
+            .bearer_auth(&run.token)
+            .send()
+            .await;
+        if let Ok(started) = started
+            && started.status().is_success()
+        {
+            break started.json().await.unwrap();
+        }
+    };
+    run.conversation = started["conversationId"].as_str().unwrap().to_owned();
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<(String, String, String)>();
+    let stop = tokio_util::sync::CancellationToken::new();
+    // The stream, reopened whenever it drops.
+    let receiver = {
+        let (base, token, id, stop, http) = (
+            base.clone(),
+            run.token.clone(),
+            run.conversation.clone(),
+            stop.clone(),
+            http.clone(),
+        );
+        let mut stream_url = started["streamUrl"].as_str().unwrap().to_owned();
+        tokio::spawn(async move {
+            let mut watermark = String::new();
+            let mut reconnects = 0u32;
+            loop {
+                if let Ok((mut socket, _)) = tokio_tungstenite::connect_async(stream_url.as_str()).await {
+                    loop {
+                        let frame = tokio::select! {
+                            () = stop.cancelled() => return reconnects,
+                            frame = socket.next() => frame,
+                        };
+                        let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) = frame else {
+                            match frame {
+                                Some(Ok(_)) => continue,
+                                _ => break,
+                            }
+                        };
+                        let Ok(set) = serde_json::from_str::<Value>(&text) else {
+                            continue;
+                        };
+                        for a in set["activities"].as_array().into_iter().flatten() {
+                            let _ = seen_tx.send((
+                                a["id"].as_str().unwrap_or_default().to_owned(),
+                                a["from"]["id"].as_str().unwrap_or_default().to_owned(),
+                                a["text"].as_str().unwrap_or_default().to_owned(),
+                            ));
+                        }
+                        if let Some(w) = set["watermark"].as_str() {
+                            watermark = w.to_owned();
+                        }
+                    }
+                }
+                if stop.is_cancelled() {
+                    return reconnects;
+                }
+                // Reconnect as directlinejs does: the conversation again, from the watermark.
+                reconnects += 1;
+                loop {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    if stop.is_cancelled() {
+                        return reconnects;
+                    }
+                    let again = http
+                        .get(format!("{base}/v3/directline/conversations/{id}?watermark={watermark}"))
+                        .bearer_auth(&token)
+                        .send()
+                        .await;
+                    if let Ok(again) = again
+                        && again.status().is_success()
+                        && let Ok(body) = again.json::<Value>().await
+                        && let Some(url) = body["streamUrl"].as_str()
+                    {
+                        stream_url = url.to_owned();
+                        break;
+                    }
+                }
+            }
+        })
+    };
+    let note = |seen: (String, String, String), run: &mut CustomerRun| {
+        run.received.push(seen.0);
+        if seen.1 == "DemoBot" {
+            run.echoes.push(seen.2);
+        }
+    };
+    for i in 0..messages {
+        tokio::time::sleep(pace).await;
+        let text = format!("customer {n} message {i}");
+        let posted = http
+            .post(format!(
+                "{base}/v3/directline/conversations/{}/activities",
+                run.conversation
+            ))
+            .bearer_auth(&run.token)
+            .json(&json!({"type": "message", "from": {"id": format!("failover_{n}")}, "text": text}))
+            .send()
+            .await;
+        match posted {
+            Ok(r) if r.status().is_success() => run.acknowledged.push(text.clone()),
+            Ok(r) => {
+                run.post_errors_at.push(std::time::Instant::now());
+                run.post_errors.push(format!("HTTP {}", r.status()));
+                run.unacknowledged.push(text.clone());
+                continue;
+            }
+            Err(e) => {
+                run.post_errors_at.push(std::time::Instant::now());
+                let mut chain = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(cause) = source {
+                    chain.push_str(&format!(": {cause}"));
+                    source = cause.source();
+                }
+                run.post_errors.push(chain);
+                run.unacknowledged.push(text.clone());
+                continue;
+            }
+        }
+        let echo = format!("Echo: {text}");
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(seen) = seen_rx.recv().await {
+                let done = seen.2 == echo;
+                note(seen, &mut run);
+                if done {
+                    return;
+                }
+            }
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.cancel();
+    run.reconnects = receiver.await.unwrap();
+    while let Ok(seen) = seen_rx.try_recv() {
+        note(seen, &mut run);
+    }
+    run
+}
+
+/// Under a load of reconnecting customers through the balancer, one node is stopped with
+/// SIGTERM (it drains) and another is killed with SIGKILL: every message the hub acknowledged
+/// is stored exactly once, each customer received its conversation exactly once and in order,
+/// and every customer goes on being answered on the nodes left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_drained_and_a_node_killed_under_load_lose_nothing_acknowledged() {
+    let Some(mut cluster) = Cluster::start("cluster-failover").await else {
+        return;
+    };
+    // About 12 s of traffic: the drain starts at 2 s and lasts 2 s, the kill comes at 6 s.
+    const CUSTOMERS: usize = 8;
+    const MESSAGES: usize = 80;
+    let mut customers = Vec::new();
+    for n in 0..CUSTOMERS {
+        customers.push(tokio::spawn(resilient_customer(
+            cluster.balancer.url(),
+            n,
+            MESSAGES,
+            Duration::from_millis(100),
+        )));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // A drain: the balancer stops sending it requests, then its sockets close (1012).
+    cluster.nodes[0].sigterm().unwrap();
+    let status = cluster.nodes[0].wait_exit(Duration::from_secs(30)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the drained node stopped cleanly: {status:?}"
+    );
+    // A crash.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.nodes[1].kill9();
+    let killed_at = std::time::Instant::now();
+    let mut runs = Vec::new();
+    for c in customers {
+        runs.push(c.await.unwrap());
+    }
+    assert!(
+        killed_at.elapsed() > Duration::from_secs(2),
+        "the customers were still talking after the kill"
+    );
+    // The drain cost clients nothing but a reconnect: any failed post is the kill's.
+    for run in &runs {
+        assert!(
+            run.post_errors_at.iter().all(|at| *at >= killed_at),
+            "a post failed before the kill, during the drain: {:?}",
+            run.post_errors
+        );
+    }
+
+    let survivor = cluster.node(2);
+    let admin = reqwest::Client::new();
+    for run in &runs {
+        // The whole conversation as the store has it, read by polling from the start.
+        let stored: Value = admin
+            .get(format!(
+                "{survivor}/v3/directline/conversations/{}/activities",
+                run.conversation
+            ))
+            .bearer_auth(&run.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let stored = stored["activities"].as_array().unwrap();
+        let ids: Vec<&str> = stored.iter().map(|a| a["id"].as_str().unwrap()).collect();
+        let texts: Vec<&str> = stored.iter().filter_map(|a| a["text"].as_str()).collect();
+        for text in &run.acknowledged {
+            assert_eq!(
+                texts.iter().filter(|t| **t == text.as_str()).count(),
+                1,
+                "acknowledged `{text}` stored once in {}",
+                run.conversation
+            );
+        }
+        for text in &run.unacknowledged {
+            assert!(
+                texts.iter().filter(|t| **t == text.as_str()).count() <= 1,
+                "`{text}` stored twice"
+            );
+        }
+        let mut unique = run.received.clone();
+        unique.dedup();
+        assert_eq!(unique, run.received, "nothing received twice in a row");
+        let mut sorted = run.received.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(
+            sorted.len(),
+            run.received.len(),
+            "nothing received twice: {:?}",
+            run.received
+        );
+        // Received in the stored order, with no gap up to the last thing received.
+        let position: Vec<usize> = run
+            .received
+            .iter()
+            .map(|id| {
+                ids.iter()
+                    .position(|s| s == id)
+                    .unwrap_or_else(|| panic!("received {id}, not stored"))
+            })
+            .collect();
+        assert!(position.windows(2).all(|w| w[0] < w[1]), "received in order");
+        if let Some(&last) = position.last() {
+            assert_eq!(
+                position.len(),
+                last + 1,
+                "no gap: {} of the first {} received",
+                position.len(),
+                last + 1
+            );
+        }
+        // Answered after the failures: the last message got its echo.
+        assert!(
+            run.echoes
+                .iter()
+                .any(|e| e.ends_with(&format!("message {}", MESSAGES - 1))),
+            "{} was answered to the end: {:?} (posts failed: {:?})",
+            run.conversation,
+            run.echoes.last(),
+            run.post_errors
+        );
+    }
+    let reconnects: u32 = runs.iter().map(|r| r.reconnects).sum();
+    let unacknowledged: usize = runs.iter().map(|r| r.unacknowledged.len()).sum();
+    eprintln!(
+        "{CUSTOMERS} customers × {MESSAGES} messages: {reconnects} reconnects, {unacknowledged} posts unanswered, errors: {:?}",
+        runs.iter().flat_map(|r| r.post_errors.clone()).collect::<Vec<_>>()
+    );
+    assert!(reconnects >= 1, "the customers on the stopped nodes reconnected");
 }
