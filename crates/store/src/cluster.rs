@@ -250,6 +250,17 @@ impl Cluster {
         };
         // Detached: a session lock must never go back to the pool with the connection.
         let mut conn = pooled.detach();
+        // A node that dies with its machine sends no FIN: the server finds the connection dead
+        // by keepalive, within 4 + 2 × 3 = 10 s, and the lead is free again.
+        for set in [
+            "SET tcp_keepalives_idle = 4",
+            "SET tcp_keepalives_interval = 2",
+            "SET tcp_keepalives_count = 3",
+        ] {
+            if let Err(e) = sqlx::query(set).execute(&mut conn).await {
+                tracing::debug!(error = %e, "could not set keepalives on the sweep's connection");
+            }
+        }
         match sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
             .bind(LEADER_KEY)
             .fetch_one(&mut conn)

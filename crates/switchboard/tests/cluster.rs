@@ -31,6 +31,11 @@ impl Cluster {
     /// Three nodes of the sample configuration with its demo bot replaced by the botbuilder
     /// bot, or `None` (and why, printed) when this machine cannot run one.
     async fn start(tag: &str) -> Option<Cluster> {
+        Self::start_changed(tag, |text| text).await
+    }
+
+    /// [`Cluster::start`] with the configuration changed by `change` as well.
+    async fn start_changed(tag: &str, change: impl FnOnce(String) -> String) -> Option<Cluster> {
         let base = match prerequisites() {
             Ok(url) => url,
             Err(why) => {
@@ -42,7 +47,7 @@ impl Cluster {
         let endpoint = bot.endpoint();
         Some(
             Self::start_with(&base, tag, Some(bot), |text| {
-                text.replace(common::SAMPLE_BOT_ENDPOINT, &endpoint)
+                change(text.replace(common::SAMPLE_BOT_ENDPOINT, &endpoint))
             })
             .await,
         )
@@ -928,4 +933,135 @@ async fn a_node_drained_and_a_node_killed_under_load_lose_nothing_acknowledged()
         runs.iter().flat_map(|r| r.post_errors.clone()).collect::<Vec<_>>()
     );
     assert!(reconnects >= 1, "the customers on the stopped nodes reconnected");
+}
+
+/// The node that took the sweep's lead, from the nodes' logs (before any node died, only one
+/// ever has).
+fn leader(cluster: &Cluster) -> Option<usize> {
+    (0..cluster.nodes.len()).find(|&i| cluster.nodes[i].log().contains("leading the sweep of timers"))
+}
+
+/// The offer of `id` pending for `agent`, as `base` lists it: its `expires_at`.
+async fn offer_expiry(agent: &Person, base: &str, id: &str) -> Option<String> {
+    let (_, offers) = agent.get(base, "/api/v1/offers").await;
+    offers["offers"]
+        .as_array()?
+        .iter()
+        .find(|o| o["conversation"]["id"] == json!(id))
+        .map(|o| o["expires_at"].as_str().unwrap_or_default().to_owned())
+}
+
+/// An offer whose node and whose sweep's leader are both killed still times out and is made
+/// again by the node left, within the bound; after the whole cluster is restarted, presence and
+/// the pending offer are where they were, and its timeout still fires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offers_and_timers_outlive_their_node_and_a_whole_cluster_restart() {
+    let Some(mut cluster) = Cluster::start_changed("cluster-takeover", |text| {
+        text.replacen("offer_timeout = \"60s\"", "offer_timeout = \"3s\"", 1)
+    })
+    .await
+    else {
+        return;
+    };
+    let alice = Person::sign_in(&cluster.balancer.url(), "alice").await;
+    let (status, _) = alice
+        .call(
+            reqwest::Method::PUT,
+            format!("{}/api/v1/me/presence", cluster.balancer.url()),
+            Some(json!({"presence": "available"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // A customer asks about a credit card: the bot escalates; alice is offered it.
+    let token = cluster.token("takeover_customer").await;
+    let http = reqwest::Client::new();
+    let started: Value = http
+        .post(format!("{}/v3/directline/conversations", cluster.balancer.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = started["conversationId"].as_str().unwrap().to_owned();
+    let posted = http
+        .post(format!(
+            "{}/v3/directline/conversations/{id}/activities",
+            cluster.balancer.url()
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"type": "message", "from": {"id": "takeover_customer"}, "text": "my credit card please"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(posted.status().is_success());
+    let balancer = cluster.balancer.url();
+    let first = eventually("the offer to alice", || offer_expiry(&alice, &balancer, &id)).await;
+
+    // Kill the node that made the offer (its own timer dies with it) and the sweep's leader.
+    let offering = (0..3)
+        .find(|&i| {
+            cluster.nodes[i]
+                .log()
+                .lines()
+                .any(|l| l.contains(" offered ") && l.contains(&id))
+        })
+        .expect("a node logged the offer");
+    let lead = leader(&cluster).expect("a node leads the sweep");
+    let mut killed = vec![offering, lead];
+    killed.dedup();
+    if killed.len() == 1 {
+        // Both on one node: kill another too, so one node is left to take over.
+        killed.push((0..3).find(|i| !killed.contains(i)).unwrap());
+    }
+    for &i in &killed {
+        cluster.nodes[i].kill9();
+    }
+    let killed_at = std::time::Instant::now();
+    let survivor = (0..3).find(|i| !killed.contains(i)).unwrap();
+    let base = cluster.node(survivor);
+    // Offered again (a later expiry) by the node left, once the first offer's 3 s ran out.
+    let second = eventually("the offer timed out and made again by the node left", || async {
+        offer_expiry(&alice, &base, &id).await.filter(|e| *e > first)
+    })
+    .await;
+    let took = killed_at.elapsed();
+    eprintln!("the offer was withdrawn and made again {took:?} after the kill (its timeout: 3 s)");
+    assert!(
+        took < Duration::from_secs(13),
+        "taken over within the 10 s bound after its expiry: {took:?}"
+    );
+    assert!(cluster.nodes[survivor].log().contains("leading the sweep of timers"));
+
+    // The whole cluster down and up again on the same database and ports.
+    cluster.nodes[survivor].kill9();
+    let config = cluster.dir.join("hub.toml");
+    let db_url = cluster._db.url.clone();
+    for i in 0..3 {
+        let port = cluster.nodes[i].port;
+        cluster.nodes[i] = Node::start(&config, &db_url, port, &["--sip", "127.0.0.1:0"]).unwrap();
+        cluster.nodes[i].wait_ready(Duration::from_secs(30)).await;
+    }
+    let (_, agents) = get_admin(&cluster.node(0), "/api/v1/agents").await;
+    let alice_now = agents["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "alice")
+        .unwrap()
+        .clone();
+    assert_eq!(alice_now["presence"], "available", "{alice_now}");
+    assert_eq!(
+        alice_now["used"], 1,
+        "the pending offer still holds her capacity: {alice_now}"
+    );
+    // The offer was pending through the restart, and its timer still runs.
+    let restarted = cluster.node(1);
+    let third = eventually("the pending offer timed out after the restart", || async {
+        offer_expiry(&alice, &restarted, &id).await.filter(|e| *e > second)
+    })
+    .await;
+    assert!(third > second);
 }
