@@ -68,6 +68,9 @@ pub(crate) struct Work {
     /// Open workspace connections per person, and a generation that a reconnect bumps so a
     /// grace period that started earlier knows it is stale.
     connections: Mutex<HashMap<UserName, (usize, u64)>>,
+    /// The last socket count sent to the cluster; the next waits for it, so counts apply in
+    /// order.
+    sockets: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// When each conversation's customer last sent something (for the inactivity timer).
     pub(crate) last_customer: Mutex<HashMap<ConversationId, Timestamp>>,
     /// When each waiting customer was last told their position.
@@ -230,6 +233,7 @@ pub struct AgentConnection {
 impl Drop for AgentConnection {
     fn drop(&mut self) {
         let Some(hub) = self.hub.upgrade() else { return };
+        hub.count_socket(&self.user, -1);
         let generation = {
             let mut connections = lock(&hub.work.connections);
             let entry = connections.entry(self.user.clone()).or_default();
@@ -1196,9 +1200,32 @@ impl Hub {
         let entry = connections.entry(user.clone()).or_default();
         entry.0 += 1;
         entry.1 += 1;
+        drop(connections);
+        self.count_socket(user, 1);
         AgentConnection {
             hub: Arc::downgrade(self),
             user: user.clone(),
+        }
+    }
+
+    /// In a cluster, counts one of `user`'s sockets opened or closed on this node, for the other
+    /// nodes' reconnect grace (in order: one task per node applies them).
+    fn count_socket(&self, user: &UserName, change: i64) {
+        if let Some(cluster) = &self.work.cluster {
+            let (cluster, user) = (cluster.clone(), user.clone());
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let _ = self.work.sockets.lock().map(|mut last| {
+                    let previous = last.take();
+                    *last = Some(runtime.spawn(async move {
+                        if let Some(previous) = previous {
+                            let _ = previous.await;
+                        }
+                        if let Err(e) = cluster.agent_socket(&user, change).await {
+                            tracing::warn!(agent = %user, error = %e, "could not count a person's socket");
+                        }
+                    }));
+                });
+            }
         }
     }
 
@@ -1210,6 +1237,17 @@ impl Hub {
             .is_some_and(|&(open, gen_now)| open == 0 && gen_now == generation);
         if !gone {
             return;
+        }
+        // In a cluster they may have come back through another node.
+        if let Some(cluster) = &self.work.cluster {
+            match cluster.agent_sockets_elsewhere(user).await {
+                Ok(0) => {}
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(agent = %user, error = %e, "cannot tell whether a person reconnected to another node; keeping their work");
+                    return;
+                }
+            }
         }
         tracing::info!(agent = %user, "workspace disconnected past the grace period; releasing their conversations");
         if let Err(e) = self.set_presence(user.as_str(), Presence::Offline).await {

@@ -109,7 +109,10 @@ pub struct Cluster {
     /// Member rows known to exist (inserted once per process).
     ensured: Mutex<HashSet<UserName>>,
     /// The connection holding the sweep's leadership, while this node leads.
-    leader: tokio::sync::Mutex<Option<PgConnection>>,
+    /// The session the sweep's lead is asked for and held on, and whether it holds it.
+    leader: tokio::sync::Mutex<Option<(PgConnection, bool)>>,
+    /// Set when the node stops: it no longer asks for the lead.
+    resigned: std::sync::atomic::AtomicBool,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -183,6 +186,7 @@ impl Cluster {
             outbox,
             ensured: Mutex::default(),
             leader: tokio::sync::Mutex::new(None),
+            resigned: std::sync::atomic::AtomicBool::new(false),
             tasks: Mutex::default(),
         });
         let mut listener = PgListener::connect(url).await?;
@@ -235,55 +239,70 @@ impl Cluster {
     }
 
     /// Whether this node leads the sweep now: keeps the lead while its connection lives, takes
-    /// it when no other node holds it.
+    /// it when no other node holds it. A node that does not lead keeps its session open and
+    /// asks again on it, so following costs one statement per sweep, not a connection.
     pub async fn leads(&self) -> bool {
-        let mut leader = self.leader.lock().await;
-        if let Some(conn) = leader.as_mut() {
-            if conn.ping().await.is_ok() {
-                return true;
-            }
-            tracing::warn!(node = %self.node, "lost the sweep's leadership (its connection failed)");
-            *leader = None;
+        if self.resigned.load(std::sync::atomic::Ordering::SeqCst) {
+            return false;
         }
-        let Ok(pooled) = self.locks.acquire().await else {
+        let mut session = self.leader.lock().await;
+        if session.is_none() {
+            let Ok(pooled) = self.locks.acquire().await else {
+                return false;
+            };
+            // Detached: a session lock must never go back to the pool with the connection.
+            let mut conn = pooled.detach();
+            // A node that dies with its machine sends no FIN: the server finds the connection
+            // dead by keepalive, within 4 + 2 × 3 = 10 s, and the lead is free again.
+            for set in [
+                "SET tcp_keepalives_idle = 4",
+                "SET tcp_keepalives_interval = 2",
+                "SET tcp_keepalives_count = 3",
+            ] {
+                if let Err(e) = sqlx::query(set).execute(&mut conn).await {
+                    tracing::debug!(error = %e, "could not set keepalives on the sweep's connection");
+                }
+            }
+            *session = Some((conn, false));
+        }
+        let Some((conn, leading)) = session.as_mut() else {
             return false;
         };
-        // Detached: a session lock must never go back to the pool with the connection.
-        let mut conn = pooled.detach();
-        // A node that dies with its machine sends no FIN: the server finds the connection dead
-        // by keepalive, within 4 + 2 × 3 = 10 s, and the lead is free again.
-        for set in [
-            "SET tcp_keepalives_idle = 4",
-            "SET tcp_keepalives_interval = 2",
-            "SET tcp_keepalives_count = 3",
-        ] {
-            if let Err(e) = sqlx::query(set).execute(&mut conn).await {
-                tracing::debug!(error = %e, "could not set keepalives on the sweep's connection");
-            }
-        }
-        match sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
-            .bind(LEADER_KEY)
-            .fetch_one(&mut conn)
-            .await
-        {
-            Ok(true) => {
+        let asked = if *leading {
+            conn.ping().await.map(|()| true)
+        } else {
+            // Asking again while holding it would stack a second hold: only while not leading.
+            sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
+                .bind(LEADER_KEY)
+                .fetch_one(&mut *conn)
+                .await
+        };
+        match asked {
+            Ok(true) if !*leading => {
                 tracing::info!(node = %self.node, "leading the sweep of timers");
-                *leader = Some(conn);
+                *leading = true;
                 true
             }
-            _ => {
-                let _ = conn.close().await;
+            Ok(now) => now,
+            Err(e) => {
+                if *leading {
+                    tracing::warn!(node = %self.node, error = %e, "lost the sweep's leadership (its connection failed)");
+                }
+                if let Some((conn, _)) = session.take() {
+                    let _ = conn.close().await;
+                }
                 false
             }
         }
     }
 
     /// Gives up the sweep's leadership, if held (at shutdown, so another node takes over at
-    /// once).
+    /// once), and stops asking for it.
     pub async fn resign(&self) {
-        if let Some(conn) = self.leader.lock().await.take() {
-            let _ = conn.close().await;
-        }
+        let mut session = self.leader.lock().await;
+        *session = None;
+        self.resigned.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(session);
     }
 
     /// Makes sure `names` have member rows.
@@ -508,6 +527,35 @@ impl Cluster {
             .execute(&self.rows)
             .await?;
         Ok(())
+    }
+
+    /// Counts a workspace socket of `agent` opened (`+1`) or closed (`-1`) on this node.
+    pub async fn agent_socket(&self, agent: &UserName, change: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO agent_sockets (node, agent, open) VALUES ($1, $2, GREATEST($3, 0)) \
+             ON CONFLICT (node, agent) DO UPDATE SET open = GREATEST(agent_sockets.open + $3, 0)",
+        )
+        .bind(&self.node)
+        .bind(agent.as_str())
+        .bind(change)
+        .execute(&self.rows)
+        .await?;
+        Ok(())
+    }
+
+    /// How many workspace sockets of `agent` other nodes hold open.
+    pub async fn agent_sockets_elsewhere(&self, agent: &UserName) -> Result<i64, StoreError> {
+        retrying("counting a person's sockets", || async {
+            Ok(sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT SUM(open)::bigint FROM agent_sockets WHERE agent = $1 AND node <> $2",
+            )
+            .bind(agent.as_str())
+            .bind(&self.node)
+            .fetch_one(&self.rows)
+            .await?
+            .unwrap_or(0))
+        })
+        .await
     }
 
     /// What built-in bot `bot` remembers of `conversation` (JSON).

@@ -1065,3 +1065,70 @@ async fn offers_and_timers_outlive_their_node_and_a_whole_cluster_restart() {
     .await;
     assert!(third > second);
 }
+
+/// An agent whose events socket moves to another node (a page reload through the balancer) is
+/// not taken for gone when the first node's reconnect grace runs out; one who does not come
+/// back is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_reconnecting_to_another_node_keeps_her_presence() {
+    let Some(cluster) = Cluster::start_changed("cluster-grace", |text| {
+        text.replace("agent_reconnect_grace = \"90s\"", "agent_reconnect_grace = \"2s\"")
+    })
+    .await
+    else {
+        return;
+    };
+    let open = |base: String, token: String| async move {
+        let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "{}/api/v1/events",
+            base.replace("http://", "ws://")
+        ))
+        .unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        tokio_tungstenite::connect_async(request).await.unwrap().0
+    };
+    let presence_of = |name: &'static str| {
+        let base = cluster.node(2);
+        async move {
+            let (_, agents) = get_admin(&base, "/api/v1/agents").await;
+            agents["agents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["name"] == name)
+                .unwrap()["presence"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let mut people = Vec::new();
+    for name in ["alice", "bob"] {
+        let person = Person::sign_in(&cluster.node(0), name).await;
+        let socket = open(cluster.node(0), person.token.clone()).await;
+        let (status, _) = person
+            .call(
+                reqwest::Method::PUT,
+                format!("{}/api/v1/me/presence", cluster.node(0)),
+                Some(json!({"presence": "available"})),
+            )
+            .await;
+        assert_eq!(status, 200);
+        people.push((person, socket));
+    }
+    let (alice, alice_socket) = people.remove(0);
+    let (_bob, bob_socket) = people.remove(0);
+    // Both leave node 1; alice comes back on node 2 at once, bob does not come back.
+    drop(alice_socket);
+    drop(bob_socket);
+    let _alice_again = open(cluster.node(1), alice.token.clone()).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(presence_of("bob").await, "offline", "bob did not come back");
+    assert_eq!(
+        presence_of("alice").await,
+        "available",
+        "alice came back on another node"
+    );
+}
