@@ -128,7 +128,7 @@ impl PrivatePostgres {
         let cluster = self.data.join("cluster");
         let log = self.data.join("server.log");
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {} -c max_connections=50",
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c max_connections=150",
             self.port,
             self.data.display()
         );
@@ -258,13 +258,20 @@ async fn scenario(pg: &PrivatePostgres) {
         "replies the hub acknowledged"
     );
 
-    let (status, list) = f.get_json("/api/v1/conversations").await;
+    check_stored(&f.base, &delivered, per_conversation).await;
+    f.finish().await;
+}
+
+/// Every conversation's transcript, read from `base`, holds every customer message and every
+/// reply the hub acknowledged to the bot exactly once, replies in order.
+async fn check_stored(base: &str, delivered: &[switchboard_bench::echo_bot::Delivered], per_conversation: usize) {
+    let (status, list) = get_json(base, "/api/v1/conversations").await;
     assert_eq!(status, 200);
     let conversations = list["conversations"].as_array().unwrap();
     assert_eq!(conversations.len(), CUSTOMERS);
     for c in conversations {
         let id = c["id"].as_str().unwrap();
-        let (status, transcript) = f.get_json(&format!("/api/v1/conversations/{id}/transcript")).await;
+        let (status, transcript) = get_json(base, &format!("/api/v1/conversations/{id}/transcript")).await;
         assert_eq!(status, 200, "{transcript}");
         let items = transcript["activities"].as_array().unwrap();
         let said: Vec<&str> = by_role(items, "customer");
@@ -285,7 +292,126 @@ async fn scenario(pg: &PrivatePostgres) {
             );
         }
     }
-    f.finish().await;
+}
+
+async fn get_json(base: &str, path: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+}
+
+/// The same with three nodes of the real binary behind HAProxy: every node loses its
+/// connections at once, including the one each listens for the others' notifications on, and
+/// must catch up from the log when it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgresql_restart_under_cluster_load_loses_nothing_acknowledged() {
+    if std::env::var_os("SWITCHBOARD_TEST_POSTGRES_URL").is_none() {
+        eprintln!(
+            "skipped: SWITCHBOARD_TEST_POSTGRES_URL is not set, so PostgreSQL is not expected on this machine (.ci/run sets it)"
+        );
+        return;
+    }
+    if common::cluster::haproxy_binary().is_none() {
+        eprintln!("skipped: haproxy is not installed (apt-get install haproxy; .ci/run does)");
+        return;
+    }
+    let pg = match PrivatePostgres::start() {
+        Ok(pg) => pg,
+        Err(why) => {
+            eprintln!("skipped: cannot run a private PostgreSQL server here: {why}");
+            return;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), cluster_scenario(&pg))
+        .await
+        .expect("the cluster restart test took longer than 120 s");
+}
+
+async fn cluster_scenario(pg: &PrivatePostgres) {
+    use common::cluster::{Balancer, Node, free_port};
+    let bot_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}/api/messages", bot_listener.local_addr().unwrap());
+    let (stop_bot, bot_stopped) = oneshot::channel::<()>();
+    let (delivered_tx, mut delivered_rx) = tokio::sync::mpsc::unbounded_channel();
+    let bot = tokio::spawn(switchboard_bench::echo_bot::serve_reporting(
+        bot_listener,
+        async {
+            let _ = bot_stopped.await;
+        },
+        delivered_tx,
+    ));
+    let dir = common::unique_dir("pg-restart-nodes");
+    std::fs::create_dir_all(&dir).unwrap();
+    let balancer_port = free_port();
+    // The demo bot is the echo bot, not the built-in one; bots call back through the balancer.
+    let text: String = config(&endpoint)
+        .lines()
+        .filter(|line| !line.starts_with("builtin = \"demo\""))
+        .map(|line| format!("{line}\n"))
+        .collect::<String>()
+        .replace(
+            "# public_url = \"https://hub.example.com\"",
+            &format!("public_url = \"http://127.0.0.1:{balancer_port}\""),
+        );
+    let config_file = dir.join("hub.toml");
+    std::fs::write(&config_file, text).unwrap();
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        let node = Node::start(&config_file, &pg.url(), free_port(), &["--sip", "127.0.0.1:0"]).unwrap();
+        node.wait_ready(Duration::from_secs(30)).await;
+        nodes.push(node);
+    }
+    let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
+    let balancer = Balancer::start_on(balancer_port, &ports).unwrap();
+    balancer.wait_ready(Duration::from_secs(10)).await;
+
+    let mut run = RunConfig::new(
+        reqwest::Url::parse(&balancer.url()).unwrap(),
+        common::SAMPLE_DIRECTLINE_SECRET,
+        CUSTOMERS,
+        MESSAGES,
+        Transport::Ws,
+    );
+    run.max_duration = Duration::from_secs(90);
+    run.reply_timeout = Duration::from_secs(10);
+    let per_conversation = MESSAGES + run.warmup;
+    let load = tokio::spawn(switchboard_bench::run(run));
+
+    tokio::time::sleep(RESTART_AFTER).await;
+    assert!(!load.is_finished(), "the load must still be running at the restart");
+    let restart = Instant::now();
+    tokio::task::block_in_place(|| pg.pg_ctl("restart")).unwrap();
+    eprintln!("PostgreSQL restarted in {:?}", restart.elapsed());
+
+    let report = load.await.unwrap().unwrap();
+    eprintln!("{}", report.to_table());
+    assert!(
+        report.ok,
+        "every round trip through the cluster completed, exactly once and in order, with no error"
+    );
+    assert_eq!(report.round_trips, (CUSTOMERS * MESSAGES) as u64);
+    let _ = stop_bot.send(());
+    bot.await.unwrap().unwrap();
+    let mut delivered = Vec::new();
+    while let Ok(d) = delivered_rx.try_recv() {
+        delivered.push(d);
+    }
+    assert_eq!(
+        delivered.len(),
+        CUSTOMERS * per_conversation,
+        "replies the hub acknowledged"
+    );
+    // Read from every node: each serves the same, complete transcripts.
+    for node in &nodes {
+        check_stored(&node.url(), &delivered, per_conversation).await;
+    }
+    drop(balancer);
+    drop(nodes);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn by_role<'a>(items: &'a [Value], role: &str) -> Vec<&'a str> {
