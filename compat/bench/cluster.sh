@@ -6,6 +6,9 @@
 # switchboard-bench), PostgreSQL on 127.0.0.1:5432 (trust) and haproxy.
 #
 #   compat/bench/cluster.sh [customers] [messages]
+#
+# With XNODE_PYTHON set to a Python that has `websocket-client` and `requests`, it also measures
+# the cross-node event latency (compat/bench/cross_node.py).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=${B:-target/release}
@@ -55,6 +58,12 @@ sed -e 's/^    bind \*:8080/    bind 127.0.0.1:18080/' -e '/^frontend stats/,$d'
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.1; done
 sleep 2
 run http://127.0.0.1:18080
+
+if [ -n "${XNODE_PYTHON:-}" ]; then
+  echo "== cross-node events: posted on one node, received on another's stream"
+  "$XNODE_PYTHON" compat/bench/cross_node.py http://127.0.0.1:18082 http://127.0.0.1:18083 \
+    demo-directline-secret-change-me 500
+fi
 
 echo "== the sweep's takeover over ten kills of its leader"
 declare -A PID_OF=([18081]=$N1)
