@@ -88,7 +88,8 @@ impl Hub {
     }
 
     /// The timers a node of a cluster may have started and died with: offers past their expiry
-    /// are withdrawn, wrap-ups past the workstream's `wrap_up` are closed.
+    /// are withdrawn, surveys past their timeout ended, wrap-ups past the workstream's `wrap_up`
+    /// closed.
     async fn sweep_shared(self: &Arc<Self>, now: Timestamp) -> Result<(), EngineError> {
         if let Some(cluster) = self.store().cluster() {
             for offer in cluster.expired_offers(now).await? {
@@ -102,6 +103,14 @@ impl Hub {
             .await?;
         for conv in wrapping {
             if conv.surveying().is_some() {
+                // Its survey's timer, too, may have died with another node.
+                if self.survey_overdue(&conv)
+                    && let Err(e) = self
+                        .end_survey(conv.id, None, domain::conversation::SurveyEnd::TimedOut)
+                        .await
+                {
+                    tracing::warn!(conversation.id = %conv.id, error = %e, "ending a timed-out survey failed");
+                }
                 continue;
             }
             let ws = self.workstream_of(&conv);
