@@ -177,12 +177,8 @@ impl Hub {
     }
 
     fn schedule_survey_timeout(self: &Arc<Self>, id: ConversationId, after: Duration) {
-        let weak = Arc::downgrade(self);
-        tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            if let Some(hub) = weak.upgrade()
-                && let Err(e) = hub.end_survey(id, None, SurveyEnd::TimedOut).await
-            {
+        self.after(after, move |hub| async move {
+            if let Err(e) = hub.end_survey(id, None, SurveyEnd::TimedOut).await {
                 tracing::warn!(conversation.id = %id, error = %e, "ending a timed-out survey failed");
             }
         });

@@ -156,6 +156,26 @@ impl Hub {
         }
     }
 
+    /// Runs `then` with the hub after `delay`, unless the hub stops first: a timer. Tracked
+    /// with the hub's other tasks, so a stop waits for none of them to sleep out.
+    pub(crate) fn after<F, Fut>(self: &Arc<Self>, delay: Duration, then: F)
+    where
+        F: FnOnce(Arc<Hub>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let weak = Arc::downgrade(self);
+        let stop = self.stop.clone();
+        self.tasks.spawn(async move {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(delay) => {}
+            }
+            if let Some(hub) = weak.upgrade() {
+                then(hub).await;
+            }
+        });
+    }
+
     /// Starts draining before a stop: `/readyz` answers 503 from now on, so a load balancer
     /// sends new requests to other nodes, while this one goes on serving what still comes; in a
     /// cluster, another node takes over the sweep of timers at once.

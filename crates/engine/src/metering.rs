@@ -125,7 +125,7 @@ impl Hub {
         }
         let weak = Arc::downgrade(self);
         let stop = self.stop.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let mut tick = tokio::time::interval(WATCH_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {

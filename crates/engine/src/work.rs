@@ -245,13 +245,9 @@ impl Drop for AgentConnection {
         };
         let grace = hub.reconnect_grace();
         let user = self.user.clone();
-        let weak = Arc::downgrade(&hub);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                tokio::time::sleep(grace).await;
-                if let Some(hub) = weak.upgrade() {
-                    hub.connection_lost(&user, generation).await;
-                }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            hub.after(grace, move |hub| async move {
+                hub.connection_lost(&user, generation).await;
             });
         }
     }
@@ -373,7 +369,7 @@ impl Hub {
             placement = Placement::Wait(WaitReason::InLine);
             let hub = Arc::clone(self);
             let name = queue.name.clone();
-            tokio::spawn(hub.cycle_later(vec![name]));
+            self.tasks.spawn(hub.cycle_later(vec![name]));
         }
         for max_declines in (1..=DEFAULT_MAX_DECLINES).filter(|_| !in_line) {
             let request = Request {
@@ -475,12 +471,8 @@ impl Hub {
             queue,
             expires_at,
         });
-        let weak = Arc::downgrade(self);
-        tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
-            if let Some(hub) = weak.upgrade() {
-                hub.offer_timed_out(conversation, &agent, serial).await;
-            }
+        self.after(timeout, move |hub| async move {
+            hub.offer_timed_out(conversation, &agent, serial).await;
         });
         Ok(())
     }
@@ -692,7 +684,7 @@ impl Hub {
     /// request that freed the capacity is answered at once.
     pub(crate) async fn capacity_freed(self: &Arc<Self>, queues: Vec<QueueName>) {
         if self.store().cluster().is_some() {
-            tokio::spawn(Arc::clone(self).cycle_later(queues));
+            self.tasks.spawn(Arc::clone(self).cycle_later(queues));
         } else {
             self.assignment_cycle(Some(&queues)).await;
         }
@@ -1027,14 +1019,10 @@ impl Hub {
     }
 
     fn schedule_wrap_up(self: &Arc<Self>, id: ConversationId, after: Duration) {
-        let weak = Arc::downgrade(self);
-        tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            if let Some(hub) = weak.upgrade() {
-                match hub.finish_wrap_up(None, id).await {
-                    Ok(_) | Err(EngineError::Refused { .. }) => {}
-                    Err(e) => tracing::warn!(conversation.id = %id, error = %e, "closing after wrap-up failed"),
-                }
+        self.after(after, move |hub| async move {
+            match hub.finish_wrap_up(None, id).await {
+                Ok(_) | Err(EngineError::Refused { .. }) => {}
+                Err(e) => tracing::warn!(conversation.id = %id, error = %e, "closing after wrap-up failed"),
             }
         });
     }
