@@ -192,6 +192,11 @@ impl Hub {
         self.closing.cancel();
     }
 
+    /// Whether the hub is draining before a stop.
+    pub fn is_draining(&self) -> bool {
+        self.draining.is_cancelled()
+    }
+
     /// Cancelled when the hub's sockets should close.
     pub fn closing(&self) -> tokio_util::sync::CancellationToken {
         self.closing.clone()

@@ -69,7 +69,25 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         .layer(TraceLayer::new_for_http().on_failure(error::log_failure))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), close_when_draining))
         .with_state(state)
+}
+
+/// While the node drains before a stop, every answer says `Connection: close`: the balancer
+/// and clients open their next connection elsewhere instead of reusing one this node is about
+/// to close (a request sent on it at that moment would be lost in transit).
+async fn close_when_draining(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    if state.hub.is_draining() && response.status() != axum::http::StatusCode::SWITCHING_PROTOCOLS {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// The close frame a socket gets when its node stops (1012, "service restart"): clients

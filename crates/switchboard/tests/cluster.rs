@@ -824,15 +824,18 @@ async fn a_node_drained_and_a_node_killed_under_load_lose_nothing_acknowledged()
     tokio::time::sleep(Duration::from_secs(2)).await;
     // A drain: the balancer stops sending it requests, then its sockets close (1012).
     cluster.nodes[0].sigterm().unwrap();
+    let terminated_at = std::time::Instant::now();
     let status = cluster.nodes[0].wait_exit(Duration::from_secs(30)).await;
+    eprintln!("the drained node exited {:?} after SIGTERM", terminated_at.elapsed());
     assert!(
         status.is_some_and(|s| s.success()),
         "the drained node stopped cleanly: {status:?}"
     );
     // A crash.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    cluster.nodes[1].kill9();
+    // Taken before the signal: a post the kill cuts off fails before kill9 has reaped the node.
     let killed_at = std::time::Instant::now();
+    cluster.nodes[1].kill9();
     let mut runs = Vec::new();
     for c in customers {
         runs.push(c.await.unwrap());
@@ -841,11 +844,21 @@ async fn a_node_drained_and_a_node_killed_under_load_lose_nothing_acknowledged()
         killed_at.elapsed() > Duration::from_secs(2),
         "the customers were still talking after the kill"
     );
+    if std::env::var_os("KEEP_CLUSTER_LOGS").is_some() {
+        std::fs::write("/tmp/cluster-haproxy.log", cluster.balancer.log()).unwrap();
+        for (i, node) in cluster.nodes.iter().enumerate() {
+            std::fs::write(format!("/tmp/cluster-node{i}.log"), node.log()).unwrap();
+        }
+    }
     // The drain cost clients nothing but a reconnect: any failed post is the kill's.
     for run in &runs {
         assert!(
             run.post_errors_at.iter().all(|at| *at >= killed_at),
-            "a post failed before the kill, during the drain: {:?}",
+            "a post failed before the kill, during the drain ({:?} before the kill): {:?}",
+            run.post_errors_at
+                .iter()
+                .map(|at| killed_at.saturating_duration_since(*at))
+                .collect::<Vec<_>>(),
             run.post_errors
         );
     }
