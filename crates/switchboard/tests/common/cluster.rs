@@ -273,7 +273,7 @@ impl Node {
     /// nodes on one machine cannot share a SIP port, nor built-in bots' ports).
     ///
     /// The node runs in the configuration's directory, so all nodes of a cluster share its
-    /// files as production nodes share a volume (the channel signing keys, `data/keys`). Its
+    /// files as production nodes share a volume (the channel signing keys, `data/channel-keys`). Its
     /// log, at `info`, goes to `node-PORT.log` there. Its admin token is
     /// [`super::ADMIN_TOKEN`]. When the configuration has signed bots, start one node and wait
     /// until it is ready before starting the others, so that only one creates the keys.
