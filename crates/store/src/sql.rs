@@ -109,9 +109,18 @@ impl SqlStore {
             Backend::Sqlite => open_sqlite(url, &options).await?,
             Backend::Postgres => open_postgres(url, &options).await?,
         };
-        let migrator = match backend {
+        let embedded = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        // A database that a newer release already migrated (a rolling upgrade: new nodes
+        // started, an old one restarts) still opens: migrations only add, and an older binary
+        // ignores what it does not know. (sqlx exposes this switch only on a mutable migrator.)
+        let migrator = Migrator {
+            migrations: embedded.migrations.clone(),
+            ignore_missing: true,
+            locking: embedded.locking,
+            no_tx: embedded.no_tx,
         };
         if let Err(e) = migrator.run(&writes).await {
             writes.close().await;

@@ -1531,6 +1531,32 @@ async fn opening_the_same_database_twice_runs_the_migrations_harmlessly(db: Test
     second.close().await;
 }
 
+/// A rolling upgrade: a newer release migrated the database further; this one still opens it.
+async fn a_database_a_newer_release_migrated_still_opens(db: TestDb) {
+    let mut conn = AnyConnection::connect(&db.url).await.unwrap();
+    let checksum = if db.url.starts_with("postgres") {
+        "'\\x00'::bytea"
+    } else {
+        "x'00'"
+    };
+    conn.execute(
+        format!(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (99990101, 'from a newer release', true, {checksum}, 0)"
+        )
+        .as_str(),
+    )
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    let again = switchboard_store::open(&db.url)
+        .await
+        .expect("an older release opens it");
+    let c = conversation("Contoso", 1);
+    stored(&again, &c).await;
+    again.close().await;
+}
+
 async fn after_close_writes_and_reads_fail_as_closed(db: TestDb) {
     let c = conversation("Contoso", 1);
     stored(&db.store, &c).await;
@@ -1756,6 +1782,7 @@ conformance!(
     credentials_and_sessions_survive_close_and_reopen,
     what_was_acknowledged_survives_close_and_reopen,
     opening_the_same_database_twice_runs_the_migrations_harmlessly,
+    a_database_a_newer_release_migrated_still_opens,
     sentiment_and_milestones_round_trip_and_the_latest_scored_message_sets_the_conversations,
     search_filters_by_date_outcome_customer_bot_agent_and_text_and_pages_by_key,
     bot_sessions_count_each_conversation_once_in_the_month_its_first_bot_was_invoked,
