@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use domain::user::Capacity;
 use domain::{ConversationId, Presence, QueueName, Seq, Timestamp, UserName};
-use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
@@ -43,6 +43,9 @@ const LIVE_CHANNEL: &str = "sb_live";
 /// Advisory-lock namespace of the sweep's leadership (a fixed key, far from conversation keys'
 /// hashes only by chance; a collision would merely serialise a conversation with the sweep).
 const LEADER_KEY: i64 = 0x5357_4254_4c45_4144; // "SWBTLEAD"
+
+/// The `application_name` of a node's listening connection, followed by its id.
+const APPLICATION_PREFIX: &str = "switchboard node ";
 
 /// How many signals a slow consumer may fall behind before it is told it lagged.
 const SIGNALS: usize = 16_384;
@@ -189,9 +192,15 @@ impl Cluster {
             resigned: std::sync::atomic::AtomicBool::new(false),
             tasks: Mutex::default(),
         });
-        let mut listener = PgListener::connect(url).await?;
+        // The listening connection names the node (`application_name`), so the others can tell
+        // a live node from one that died (its session is gone from pg_stat_activity).
+        let named = url
+            .parse::<PgConnectOptions>()?
+            .application_name(&format!("{APPLICATION_PREFIX}{}", cluster.node));
+        let listening_pool = PgPoolOptions::new().max_connections(2).connect_with(named).await?;
+        let mut listener = PgListener::connect_with(&listening_pool).await?;
         listener.listen_all([ACTIVITY_CHANNEL, LIVE_CHANNEL]).await?;
-        let listening = tokio::spawn(listen(url.to_owned(), listener, cluster.node.clone(), signals));
+        let listening = tokio::spawn(listen(listening_pool, listener, cluster.node.clone(), signals));
         let sending = tokio::spawn(send_live(rows, cluster.node.clone(), outgoing));
         lock(&cluster.tasks).extend([listening, sending]);
         tracing::info!(node = %cluster.node, "joined the cluster");
@@ -543,14 +552,17 @@ impl Cluster {
         Ok(())
     }
 
-    /// How many workspace sockets of `agent` other nodes hold open.
+    /// How many workspace sockets of `agent` other nodes hold open (nodes alive: a node that
+    /// died has no listening session left, and its counts are ignored).
     pub async fn agent_sockets_elsewhere(&self, agent: &UserName) -> Result<i64, StoreError> {
         retrying("counting a person's sockets", || async {
             Ok(sqlx::query_scalar::<_, Option<i64>>(
-                "SELECT SUM(open)::bigint FROM agent_sockets WHERE agent = $1 AND node <> $2",
+                "SELECT SUM(s.open)::bigint FROM agent_sockets s WHERE s.agent = $1 AND s.node <> $2 \
+                 AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = $3 || s.node)",
             )
             .bind(agent.as_str())
             .bind(&self.node)
+            .bind(APPLICATION_PREFIX)
             .fetch_one(&self.rows)
             .await?
             .unwrap_or(0))
@@ -707,7 +719,7 @@ fn parse_activity(payload: &str) -> Option<(&str, Signal)> {
 
 /// Receives the other nodes' notifications until aborted, reconnecting when the connection
 /// drops.
-async fn listen(url: String, mut listener: PgListener, node: String, signals: broadcast::Sender<Signal>) {
+async fn listen(pool: PgPool, mut listener: PgListener, node: String, signals: broadcast::Sender<Signal>) {
     loop {
         match listener.try_recv().await {
             Ok(Some(n)) => {
@@ -734,7 +746,7 @@ async fn listen(url: String, mut listener: PgListener, node: String, signals: br
                 tracing::warn!(node = %node, "the cluster's notification connection dropped; reconnecting");
                 listener = loop {
                     tokio::time::sleep(Duration::from_millis(250)).await;
-                    let Ok(mut fresh) = PgListener::connect(&url).await else {
+                    let Ok(mut fresh) = PgListener::connect_with(&pool).await else {
                         continue;
                     };
                     if fresh.listen_all([ACTIVITY_CHANNEL, LIVE_CHANNEL]).await.is_ok() {
