@@ -231,3 +231,67 @@ impl Live {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn through_the_wire(event: &LiveEvent) -> Option<LiveEvent> {
+        let json = serde_json::to_string(&Wire::of(event)?).unwrap();
+        let wire: Wire = serde_json::from_str(&json).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(wire.into_event(|_| async { None }))
+    }
+
+    #[test]
+    fn offers_withdrawals_and_presence_cross_nodes_unchanged_and_transcript_items_do_not_travel() {
+        let conversation = ConversationId(uuid::Uuid::now_v7());
+        let agent = UserName::new("alice").unwrap();
+        let offer = LiveEvent::Offer {
+            conversation,
+            agent: agent.clone(),
+            queue: QueueName::new("CreditCardQueue").unwrap(),
+            expires_at: Timestamp(1_796_000_000_000),
+        };
+        let Some(LiveEvent::Offer { expires_at, queue, .. }) = through_the_wire(&offer) else {
+            panic!("an offer travels")
+        };
+        assert_eq!(
+            (expires_at, queue.as_str()),
+            (Timestamp(1_796_000_000_000), "CreditCardQueue")
+        );
+        for reason in [
+            Withdrawn::Declined,
+            Withdrawn::TimedOut,
+            Withdrawn::Ended,
+            Withdrawn::Unavailable,
+            Withdrawn::Assigned,
+        ] {
+            let withdrawn = LiveEvent::OfferWithdrawn {
+                conversation,
+                agent: agent.clone(),
+                reason,
+            };
+            let Some(LiveEvent::OfferWithdrawn { reason: back, .. }) = through_the_wire(&withdrawn) else {
+                panic!("a withdrawal travels")
+            };
+            assert_eq!(back, reason);
+        }
+        let presence = LiveEvent::Presence {
+            user: agent,
+            presence: Presence::Busy,
+        };
+        assert!(matches!(
+            through_the_wire(&presence),
+            Some(LiveEvent::Presence {
+                presence: Presence::Busy,
+                ..
+            })
+        ));
+        let sentiment = LiveEvent::Sentiment {
+            conversation,
+            sentiment: domain::Sentiment::default(),
+        };
+        assert!(Wire::of(&sentiment).is_none(), "sentiment follows the activity channel");
+    }
+}
