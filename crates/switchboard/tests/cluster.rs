@@ -175,6 +175,34 @@ impl Person {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Goes available, on the node of `base`.
+    async fn available(&self, base: &str) {
+        let (status, body) = self
+            .call(
+                reqwest::Method::PUT,
+                format!("{base}/api/v1/me/presence"),
+                Some(json!({"presence": "available"})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// Opens the events socket on the node of `base`.
+    async fn events(
+        &self,
+        base: &str,
+    ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+        let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "{}/api/v1/events",
+            base.replace("http://", "ws://")
+        ))
+        .unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
+        tokio_tungstenite::connect_async(request).await.unwrap().0
+    }
+
     async fn get(&self, base: &str, path: &str) -> (u16, Value) {
         self.call(reqwest::Method::GET, format!("{base}{path}"), None).await
     }
@@ -222,25 +250,8 @@ async fn the_sample_flow_crosses_three_nodes_behind_a_balancer() {
         return;
     };
     let alice = Person::sign_in(&cluster.node(0), "alice").await;
-    let (status, _) = alice
-        .call(
-            reqwest::Method::PUT,
-            format!("{}/api/v1/me/presence", cluster.node(1)),
-            Some(json!({"presence": "available"})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let mut events = {
-        let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
-            "{}/api/v1/events",
-            cluster.node(2).replace("http://", "ws://")
-        ))
-        .unwrap();
-        request
-            .headers_mut()
-            .insert("authorization", format!("Bearer {}", alice.token).parse().unwrap());
-        tokio_tungstenite::connect_async(request).await.unwrap().0
-    };
+    alice.available(&cluster.node(1)).await;
+    let mut events = alice.events(&cluster.node(2)).await;
 
     let token = cluster.token("cluster_customer").await;
     let domain = format!("{}/v3/directline", cluster.balancer.url());
@@ -977,14 +988,7 @@ async fn offers_and_timers_outlive_their_node_and_a_whole_cluster_restart() {
         return;
     };
     let alice = Person::sign_in(&cluster.balancer.url(), "alice").await;
-    let (status, _) = alice
-        .call(
-            reqwest::Method::PUT,
-            format!("{}/api/v1/me/presence", cluster.balancer.url()),
-            Some(json!({"presence": "available"})),
-        )
-        .await;
-    assert_eq!(status, 200);
+    alice.available(&cluster.balancer.url()).await;
 
     // A customer asks about a credit card: the bot escalates; alice is offered it.
     let token = cluster.token("takeover_customer").await;
@@ -1091,17 +1095,6 @@ async fn an_agent_reconnecting_to_another_node_keeps_her_presence() {
     else {
         return;
     };
-    let open = |base: String, token: String| async move {
-        let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
-            "{}/api/v1/events",
-            base.replace("http://", "ws://")
-        ))
-        .unwrap();
-        request
-            .headers_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        tokio_tungstenite::connect_async(request).await.unwrap().0
-    };
     let presence_of = |name: &'static str| {
         let base = cluster.node(2);
         async move {
@@ -1120,15 +1113,8 @@ async fn an_agent_reconnecting_to_another_node_keeps_her_presence() {
     let mut people = Vec::new();
     for name in ["alice", "bob"] {
         let person = Person::sign_in(&cluster.node(0), name).await;
-        let socket = open(cluster.node(0), person.token.clone()).await;
-        let (status, _) = person
-            .call(
-                reqwest::Method::PUT,
-                format!("{}/api/v1/me/presence", cluster.node(0)),
-                Some(json!({"presence": "available"})),
-            )
-            .await;
-        assert_eq!(status, 200);
+        let socket = person.events(&cluster.node(0)).await;
+        person.available(&cluster.node(0)).await;
         people.push((person, socket));
     }
     let (alice, alice_socket) = people.remove(0);
@@ -1136,7 +1122,7 @@ async fn an_agent_reconnecting_to_another_node_keeps_her_presence() {
     // Both leave node 1; alice comes back on node 2 at once, bob does not come back.
     drop(alice_socket);
     drop(bob_socket);
-    let _alice_again = open(cluster.node(1), alice.token.clone()).await;
+    let _alice_again = alice.events(&cluster.node(1)).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(presence_of("bob").await, "offline", "bob did not come back");
     assert_eq!(

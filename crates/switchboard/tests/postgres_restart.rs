@@ -198,34 +198,79 @@ async fn a_postgresql_restart_under_load_loses_nothing_acknowledged() {
 }
 
 async fn scenario(pg: &PrivatePostgres) {
-    let bot_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}/api/messages", bot_listener.local_addr().unwrap());
-    let (stop_bot, bot_stopped) = oneshot::channel::<()>();
-    let (delivered_tx, mut delivered_rx) = tokio::sync::mpsc::unbounded_channel();
-    let bot = tokio::spawn(switchboard_bench::echo_bot::serve_reporting(
-        bot_listener,
-        async {
-            let _ = bot_stopped.await;
-        },
-        delivered_tx,
-    ));
+    let bot = EchoBot::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let f = TestHub::on_database(
         listener,
         common::unique_dir("pg-restart-hub"),
         &pg.url(),
-        &config(&endpoint),
+        &config(&bot.endpoint),
     )
     .await;
+    let per_conversation = restart_under_load(pg, &f.base, Duration::from_secs(60)).await;
+    let delivered = bot.finish(per_conversation).await;
+    check_stored(&f.base, &delivered, per_conversation).await;
+    f.finish().await;
+}
 
+/// The load tool's echo bot, reporting every reply the hub acknowledged to it.
+struct EchoBot {
+    endpoint: String,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    delivered: tokio::sync::mpsc::UnboundedReceiver<switchboard_bench::echo_bot::Delivered>,
+}
+
+impl EchoBot {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}/api/messages", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (delivered_tx, delivered) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(switchboard_bench::echo_bot::serve_reporting(
+            listener,
+            async {
+                let _ = stopped.await;
+            },
+            delivered_tx,
+        ));
+        Self {
+            endpoint,
+            stop,
+            task,
+            delivered,
+        }
+    }
+
+    /// Stops the bot; the replies the hub acknowledged, `per_conversation` for every customer.
+    async fn finish(mut self, per_conversation: usize) -> Vec<switchboard_bench::echo_bot::Delivered> {
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap();
+        let mut delivered = Vec::new();
+        while let Ok(d) = self.delivered.try_recv() {
+            delivered.push(d);
+        }
+        assert_eq!(
+            delivered.len(),
+            CUSTOMERS * per_conversation,
+            "replies the hub acknowledged"
+        );
+        delivered
+    }
+}
+
+/// Runs the load tool's customers against `hub` and restarts PostgreSQL after
+/// `RESTART_AFTER`: every round trip must complete exactly once and in order with no error.
+/// Returns how many messages each conversation had (warm-up included).
+async fn restart_under_load(pg: &PrivatePostgres, hub: &str, max_duration: Duration) -> usize {
     let mut run = RunConfig::new(
-        reqwest::Url::parse(&f.base).unwrap(),
+        reqwest::Url::parse(hub).unwrap(),
         common::SAMPLE_DIRECTLINE_SECRET,
         CUSTOMERS,
         MESSAGES,
         Transport::Ws,
     );
-    run.max_duration = Duration::from_secs(60);
+    run.max_duration = max_duration;
     run.reply_timeout = Duration::from_secs(10);
     // Warm-up messages are sent and answered too.
     let per_conversation = MESSAGES + run.warmup;
@@ -244,22 +289,7 @@ async fn scenario(pg: &PrivatePostgres) {
         "every round trip completed, exactly once and in order, with no error"
     );
     assert_eq!(report.round_trips, (CUSTOMERS * MESSAGES) as u64);
-
-    // The bot was told every reply was taken; each must be stored exactly once.
-    let _ = stop_bot.send(());
-    bot.await.unwrap().unwrap();
-    let mut delivered = Vec::new();
-    while let Ok(d) = delivered_rx.try_recv() {
-        delivered.push(d);
-    }
-    assert_eq!(
-        delivered.len(),
-        CUSTOMERS * per_conversation,
-        "replies the hub acknowledged"
-    );
-
-    check_stored(&f.base, &delivered, per_conversation).await;
-    f.finish().await;
+    per_conversation
 }
 
 /// Every conversation's transcript, read from `base`, holds every customer message and every
@@ -337,17 +367,8 @@ async fn a_postgresql_restart_under_cluster_load_loses_nothing_acknowledged() {
 
 async fn cluster_scenario(pg: &PrivatePostgres) {
     use common::cluster::{Balancer, Node, free_port};
-    let bot_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}/api/messages", bot_listener.local_addr().unwrap());
-    let (stop_bot, bot_stopped) = oneshot::channel::<()>();
-    let (delivered_tx, mut delivered_rx) = tokio::sync::mpsc::unbounded_channel();
-    let bot = tokio::spawn(switchboard_bench::echo_bot::serve_reporting(
-        bot_listener,
-        async {
-            let _ = bot_stopped.await;
-        },
-        delivered_tx,
-    ));
+    let bot = EchoBot::start().await;
+    let endpoint = bot.endpoint.clone();
     let dir = common::unique_dir("pg-restart-nodes");
     std::fs::create_dir_all(&dir).unwrap();
     let balancer_port = free_port();
@@ -373,42 +394,8 @@ async fn cluster_scenario(pg: &PrivatePostgres) {
     let balancer = Balancer::start_on(balancer_port, &ports).unwrap();
     balancer.wait_ready(Duration::from_secs(10)).await;
 
-    let mut run = RunConfig::new(
-        reqwest::Url::parse(&balancer.url()).unwrap(),
-        common::SAMPLE_DIRECTLINE_SECRET,
-        CUSTOMERS,
-        MESSAGES,
-        Transport::Ws,
-    );
-    run.max_duration = Duration::from_secs(90);
-    run.reply_timeout = Duration::from_secs(10);
-    let per_conversation = MESSAGES + run.warmup;
-    let load = tokio::spawn(switchboard_bench::run(run));
-
-    tokio::time::sleep(RESTART_AFTER).await;
-    assert!(!load.is_finished(), "the load must still be running at the restart");
-    let restart = Instant::now();
-    tokio::task::block_in_place(|| pg.pg_ctl("restart")).unwrap();
-    eprintln!("PostgreSQL restarted in {:?}", restart.elapsed());
-
-    let report = load.await.unwrap().unwrap();
-    eprintln!("{}", report.to_table());
-    assert!(
-        report.ok,
-        "every round trip through the cluster completed, exactly once and in order, with no error"
-    );
-    assert_eq!(report.round_trips, (CUSTOMERS * MESSAGES) as u64);
-    let _ = stop_bot.send(());
-    bot.await.unwrap().unwrap();
-    let mut delivered = Vec::new();
-    while let Ok(d) = delivered_rx.try_recv() {
-        delivered.push(d);
-    }
-    assert_eq!(
-        delivered.len(),
-        CUSTOMERS * per_conversation,
-        "replies the hub acknowledged"
-    );
+    let per_conversation = restart_under_load(pg, &balancer.url(), Duration::from_secs(90)).await;
+    let delivered = bot.finish(per_conversation).await;
     // Read from every node: each serves the same, complete transcripts.
     for node in &nodes {
         check_stored(&node.url(), &delivered, per_conversation).await;
